@@ -1,0 +1,243 @@
+"""Configuration: YAML files validated into frozen pydantic models.
+
+Every model forbids unknown keys, so a typo in a config is an error that names the key and the
+file. Relative paths resolve against the folder of the config file, so a command works from any
+working directory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "CleaningConfig",
+    "Config",
+    "ConfigError",
+    "CustomersSource",
+    "DataConfig",
+    "EventsSource",
+    "SyntheticSource",
+    "TransactionsSource",
+    "load_config",
+]
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be read or does not validate."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve(value: Path | None, info: ValidationInfo) -> Path | None:
+    """Resolve a relative path against the config file's folder (passed as context)."""
+    if value is None:
+        return None
+    base = (info.context or {}).get("base_dir")
+    value = Path(value).expanduser()
+    return value if value.is_absolute() or base is None else Path(base) / value
+
+
+class ReadOptions(Strict):
+    """How to read a CSV file (names follow pandas.read_csv)."""
+
+    sep: str | None = Field(None, description="delimiter; None sniffs it; a regex such as \\s+")
+    header: bool = True
+    encoding: str = "utf-8"
+    quotechar: str = '"'
+    skiprows: int = Field(0, ge=0)
+    decimal: str = "."
+    na_values: tuple[str, ...] = ("",)
+
+
+class TableSource(Strict):
+    path: Path
+    format: Literal["auto", "csv", "parquet"] = "auto"
+    read_options: ReadOptions = ReadOptions()
+    ts_format: str | None = Field(None, description="strptime format of timestamps; None = ISO")
+    personal_columns: tuple[str, ...] = Field(
+        (), description="columns dropped at load (names, e-mails, phones, addresses)"
+    )
+
+    _resolve_path = field_validator("path")(_resolve)
+
+    @property
+    def file_format(self) -> str:
+        if self.format != "auto":
+            return self.format
+        name = self.path.name.lower()
+        return "parquet" if name.endswith((".parquet", ".pq")) else "csv"
+
+
+class TransactionColumns(Strict):
+    """Canonical name -> column in the file. `amount` or `unit_price` (x quantity) is optional."""
+
+    customer_id: str
+    ts: str
+    amount: str | None = None
+    unit_price: str | None = None
+    quantity: str | None = None
+    order_id: str | None = None
+    product_id: str | None = None
+    category: str | None = None
+    channel: str | None = None
+
+    @model_validator(mode="after")
+    def _price_needs_quantity(self) -> TransactionColumns:
+        if self.unit_price and not self.quantity:
+            raise ValueError("unit_price needs quantity too (amount = quantity x unit_price)")
+        if self.unit_price and self.amount:
+            raise ValueError("map either amount or unit_price, not both")
+        return self
+
+
+class TransactionsSource(TableSource):
+    columns: TransactionColumns
+
+
+class CustomerColumns(Strict):
+    customer_id: str
+    signup_ts: str | None = None
+    churn_label: str | None = Field(None, description="contractual churn label column")
+
+
+class CustomersSource(TableSource):
+    columns: CustomerColumns
+    attributes: tuple[str, ...] | None = Field(
+        None, description="attribute columns to keep; None keeps every other non-personal column"
+    )
+    churn_positive: str = Field("Yes", description="value of churn_label that means churned")
+
+
+class EventColumns(Strict):
+    customer_id: str
+    ts: str
+    event_type: str
+
+
+class EventsSource(TableSource):
+    columns: EventColumns
+
+
+class SyntheticSource(Strict):
+    """Data from the built-in generator (planted segments, known truth)."""
+
+    n_customers: int = Field(5000, gt=0)
+    start: dt.date = dt.date(2023, 1, 1)
+    days: int = Field(730, gt=30)
+    acquisition_days: int = Field(365, gt=0)
+    with_events: bool = True
+
+
+class DataConfig(Strict):
+    transactions: TransactionsSource | None = None
+    customers: CustomersSource | None = None
+    events: EventsSource | None = None
+    synthetic: SyntheticSource | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if self.synthetic is not None and (self.transactions or self.customers or self.events):
+            raise ValueError("use either synthetic or files (transactions/customers/events)")
+        if self.synthetic is None and self.transactions is None and self.customers is None:
+            raise ValueError("name transactions (or customers, for contractual data) or synthetic")
+        return self
+
+
+class CleaningConfig(Strict):
+    """Explicit, counted cleaning steps applied at load (raw files are never modified)."""
+
+    drop_missing_customer_id: bool = True
+    returns: Literal["drop", "net", "keep"] = Field(
+        "drop", description="returns/cancellations: drop them, net them against spend, or keep"
+    )
+    cancellation_pattern: str | None = Field(
+        None, description="regex on order_id marking a cancellation, e.g. '^C'"
+    )
+    drop_nonpositive_price: bool = True
+    drop_duplicates: bool = True
+    merge_same_day: bool = Field(True, description="count purchases per customer-day (BTYD)")
+    exclude_products: str | None = Field(
+        None, description="regex on product_id for non-product rows (postage, fees, ...)"
+    )
+
+
+class PrivacyConfig(Strict):
+    pseudonymise_ids: bool = False
+    salt_env: str = "CUSTOMER_ML_SALT"
+
+
+class PathsConfig(Strict):
+    out: Path = Path("out")
+    mlruns: Path = Path("mlruns")
+
+    _resolve_paths = field_validator("out", "mlruns")(_resolve)
+
+
+class Config(Strict):
+    data: DataConfig
+    cleaning: CleaningConfig = CleaningConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
+    as_of: dt.date | None = Field(None, description="default: the last transaction date")
+    horizon_days: int = Field(90, gt=0)
+    seed: int = 42
+    paths: PathsConfig = PathsConfig()
+    source: Path | None = Field(None, description="the file this config was read from")
+
+
+def _format_errors(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  {where}: unknown key")
+        elif e["type"] == "missing":
+            lines.append(f"  {where}: required key is missing")
+        else:
+            lines.append(f"  {where}: {e['msg']} (got {e.get('input')!r})")
+    return "\n".join(lines)
+
+
+def parse_config(raw: dict[str, Any], *, base_dir: Path, source: Path | None = None) -> Config:
+    """Validate a config mapping; relative paths resolve against `base_dir`."""
+    if source is not None:
+        raw = {**raw, "source": source}
+    where = str(source) if source else "config"
+    try:
+        return Config.model_validate(raw, context={"base_dir": base_dir})
+    except ValidationError as err:
+        raise ConfigError(f"{where}: invalid config\n{_format_errors(err)}") from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a YAML config file.
+
+    Raises
+    ------
+    ConfigError
+        naming the file and every unknown, missing or invalid key.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    return parse_config(raw, base_dir=path.resolve().parent, source=path.resolve())

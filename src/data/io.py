@@ -1,0 +1,123 @@
+"""Reading raw files (CSV of any delimiter, compressed or not, or Parquet) into DuckDB.
+
+The raw table keeps the file's own column names and order of rows, so `rowid + 1` is the data
+row number a user sees in an error. CSV columns are read as text and cast later, so a bad value
+can be reported with its row instead of failing inside the reader.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+from customer_ml.config import ReadOptions, TableSource
+
+__all__ = ["DataError", "fetch_one", "quote", "read_raw", "register_frame"]
+
+
+class DataError(ValueError):
+    """Input data that cannot be used, with a message naming the file, row, column or value."""
+
+
+def quote(name: str) -> str:
+    """Quote an identifier for DuckDB SQL."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple[Any, ...]:
+    """The first row of a query, with the result fully consumed (DuckDB 2 refuses new work on
+    a connection while a result is unfinished)."""
+    rows = (
+        con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
+    )
+    if not rows:
+        raise LookupError(f"query returned no row: {sql[:80]}")
+    return tuple(rows[0])
+
+
+def _is_regex_sep(sep: str | None) -> bool:
+    return sep is not None and len(sep) > 1 and bool(re.search(r"[\\\[\]+*?|()]", sep))
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _duckdb_csv_sql(path: Path, opts: ReadOptions) -> str:
+    args = [
+        _lit(str(path)),
+        "all_varchar=true",
+        f"header={'true' if opts.header else 'false'}",
+        f"skip={opts.skiprows}",
+        f"quote={_lit(opts.quotechar)}",
+        f"nullstr=[{', '.join(_lit(v) for v in opts.na_values)}]",
+        "compression='auto'",
+    ]
+    if opts.sep is not None:
+        args.append(f"delim={_lit(opts.sep)}")
+    if opts.encoding.lower().replace("-", "") not in ("utf8",):
+        args.append(f"encoding={_lit(opts.encoding)}")
+    return f"SELECT * FROM read_csv({', '.join(args)})"
+
+
+def _pandas_csv(path: Path, opts: ReadOptions) -> pd.DataFrame:
+    return pd.read_csv(
+        path,
+        sep=opts.sep,
+        header=0 if opts.header else None,
+        skiprows=opts.skiprows,
+        encoding=opts.encoding,
+        quotechar=opts.quotechar,
+        dtype=str,
+        keep_default_na=False,
+        na_values=list(opts.na_values),
+        engine="python" if opts.sep and opts.sep != r"\s+" else "c",
+    )
+
+
+def register_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
+    """Copy a pandas frame into a DuckDB table `name` (row order kept)."""
+    con.register("_frame_view", frame)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM _frame_view")
+    finally:
+        con.unregister("_frame_view")
+
+
+def read_raw(con: duckdb.DuckDBPyConnection, name: str, source: TableSource) -> int:
+    """Create table `name` from the source file; return its row count.
+
+    Raises
+    ------
+    DataError
+        file missing, unreadable or empty (no data rows).
+    """
+    path = source.path
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty")
+    try:
+        if source.file_format == "parquet":
+            sql = f"SELECT * FROM read_parquet({_lit(str(path))})"
+            con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS {sql}")
+        elif _is_regex_sep(source.read_options.sep):
+            register_frame(con, name, _pandas_csv(path, source.read_options))
+        else:
+            sql = _duckdb_csv_sql(path, source.read_options)
+            con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS {sql}")
+    except (duckdb.Error, pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"{path}: cannot be read as {source.file_format}: {first}") from None
+    n = int(fetch_one(con, f"SELECT count(*) FROM {quote(name)}")[0])
+    if n == 0:
+        raise DataError(f"{path}: file is empty (a header but no data rows)")
+    return n
+
+
+def header_line_offset(source: TableSource) -> int:
+    """Lines before data row 1 in a CSV file (for 'line N' in messages)."""
+    return source.read_options.skiprows + (1 if source.read_options.header else 0)
