@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 from customer_ml.data.synthetic import SyntheticData
@@ -17,7 +18,7 @@ def write_generated(data: SyntheticData, out: str | Path, *, horizon_days: int =
     The folder is replaced atomically: an error leaves a previous folder as it was.
     """
     out = Path(out)
-    config = {
+    config: dict[str, Any] = {
         "data": {
             "transactions": {
                 "path": "transactions.parquet",

@@ -48,7 +48,6 @@ def _pseudonymise(ds: Dataset, privacy: PrivacyConfig) -> None:
             f"privacy.pseudonymise_ids is on but the environment variable {privacy.salt_env} "
             "(the salt) is not set"
         )
-    ds.con.execute("CREATE OR REPLACE TEMP MACRO _pid(x) AS left(sha256($salt || x), 16)")
     tables = [
         t
         for t, on in (
@@ -59,7 +58,7 @@ def _pseudonymise(ds: Dataset, privacy: PrivacyConfig) -> None:
         if on
     ]
     for t in tables:
-        ds.con.execute(f"UPDATE {t} SET customer_id = _pid(customer_id)", {"salt": salt})
+        ds.con.execute(f"UPDATE {t} SET customer_id = left(sha256(? || customer_id), 16)", [salt])
 
 
 def _finish(ds: Dataset, privacy: PrivacyConfig) -> Dataset:

@@ -155,7 +155,7 @@ def _end_of(as_of: str | pd.Timestamp) -> pd.Timestamp:
 def cumulative_intensity(start: pd.Timestamp, days: int) -> tuple[np.ndarray, np.ndarray]:
     """Calendar days (grid) and cumulative seasonal intensity ('operational time') on it."""
     grid = np.arange(days + 1, dtype=float)
-    doy = ((start + pd.to_timedelta(grid, unit="D")).dayofyear).to_numpy(dtype=float)
+    doy = ((start + pd.to_timedelta(grid, unit="D")).day_of_year).to_numpy(dtype=float)
     cum = np.concatenate([[0.0], np.cumsum(seasonality(doy[:-1]))])
     return grid, cum
 
