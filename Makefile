@@ -24,8 +24,8 @@ demo: $(STAMP)
 	$(BIN)/customer-ml demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests serving bench
-	$(BIN)/ruff format --check src tests serving bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src

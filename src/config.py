@@ -29,7 +29,9 @@ __all__ = [
     "CustomersSource",
     "DataConfig",
     "EventsSource",
+    "FeaturesConfig",
     "SyntheticSource",
+    "TagsConfig",
     "TransactionsSource",
     "load_config",
 ]
@@ -188,6 +190,60 @@ class PathsConfig(Strict):
     _resolve_paths = field_validator("out", "mlruns")(_resolve)
 
 
+class FeaturesConfig(Strict):
+    """Behaviour-vector settings (see customer_ml.features.catalogue for every feature)."""
+
+    windows: tuple[int, ...] = Field((30, 90, 180, 365), description="windows in days")
+    top_categories: int = Field(8, ge=0, description="category-share columns for the top N")
+    event_windows: tuple[int, ...] = (30, 90)
+    age_column: str | None = Field("age", description="attribute banded into age_band")
+    age_bands: tuple[int, ...] = (18, 25, 35, 45, 55, 65)
+
+    @field_validator("windows", "event_windows")
+    @classmethod
+    def _positive(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v or any(w <= 0 for w in v):
+            raise ValueError("windows must be positive day counts")
+        return tuple(sorted(set(v)))
+
+
+class ValueTierRule(Strict):
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {"monetary_total": 1.0, "n_purchases": 1.0, "monetary_mean": 1.0},
+        description="features whose percentile ranks are averaged into the value score",
+    )
+    high: float = Field(0.8, gt=0, lt=1, description="score at or above which a tier is high")
+    mid: float = Field(0.4, gt=0, lt=1)
+
+
+class LifecycleRule(Strict):
+    new_days: int = Field(30, gt=0, description="first purchase within N days: new")
+    lapsed_days: int = Field(180, gt=0, description="no purchase for M days: lapsed")
+    at_risk_factor: float = Field(2.0, gt=0, description="gap > k x usual gap: at-risk")
+    at_risk_days_single: int = Field(90, gt=0, description="one-time buyers: at-risk after")
+    reactivated_gap_days: int | None = Field(
+        None,
+        description="a gap before the last purchase longer than this: reactivated "
+        "(default: lapsed_days)",
+    )
+
+
+class FrequencyBands(Strict):
+    """Purchases per year: below `low` is low, at or above `high` is high."""
+
+    low: float = 2.0
+    high: float = 12.0
+
+
+class TagsConfig(Strict):
+    value_tier: ValueTierRule = ValueTierRule()
+    lifecycle: LifecycleRule = LifecycleRule()
+    frequency: FrequencyBands = FrequencyBands()
+    basic: tuple[str, ...] | None = Field(
+        None, description="attribute columns to tag; None = every text attribute with < 20 levels"
+    )
+
+
 class Config(Strict):
     data: DataConfig
     cleaning: CleaningConfig = CleaningConfig()
@@ -195,6 +251,8 @@ class Config(Strict):
     as_of: dt.date | None = Field(None, description="default: the last transaction date")
     horizon_days: int = Field(90, gt=0)
     seed: int = 42
+    features: FeaturesConfig = FeaturesConfig()
+    tags: TagsConfig = TagsConfig()
     paths: PathsConfig = PathsConfig()
     source: Path | None = Field(None, description="the file this config was read from")
 
