@@ -109,6 +109,43 @@ def data_check(config: ConfigOpt) -> None:
     print_profile(load_data(load_config(config)), console=console)
 
 
+@app.command()
+@user_errors
+def features(
+    config: ConfigOpt,
+    out: Annotated[Path, typer.Option(help="Parquet file to write (replaced atomically).")],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="YYYY-MM-DD; default: config, else last day")
+    ] = None,
+) -> None:
+    """Materialise the behaviour vector and tags as of a date to Parquet."""
+    from customer_ml.data.load import load_data
+    from customer_ml.features.store import build_features, write_features
+    from rich.progress import Progress
+
+    cfg = load_config(config)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("loading data", total=3)
+        data = load_data(cfg)
+        day = as_of or cfg.as_of or _last_day(data)
+        bar.update(task, advance=1, description=f"features as of {day}")
+        frame = build_features(data, as_of=day, config=cfg)
+        bar.update(task, advance=1, description=f"writing {out}")
+        write_features(frame, out)
+        bar.update(task, advance=1)
+    console.print(
+        f"{len(frame):,} customers x {frame.shape[1] - 2} features and tags as of {day} "
+        f"(from {data.cleaning.rows_kept:,} transaction rows) -> {out}"
+    )
+
+
+def _last_day(data: Any) -> str:
+    rng = data.date_range()
+    if rng is None:
+        raise DataError("no transactions: give --as-of")
+    return str(rng[1].date())
+
+
 def main() -> None:
     """Console-script entry point."""
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")

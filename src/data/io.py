@@ -64,7 +64,7 @@ def _duckdb_csv_sql(path: Path, opts: ReadOptions) -> str:
 
 
 def _pandas_csv(path: Path, opts: ReadOptions) -> pd.DataFrame:
-    return pd.read_csv(
+    frame = pd.read_csv(
         path,
         sep=opts.sep,
         header=0 if opts.header else None,
@@ -76,6 +76,9 @@ def _pandas_csv(path: Path, opts: ReadOptions) -> pd.DataFrame:
         na_values=list(opts.na_values),
         engine="python" if opts.sep and opts.sep != r"\s+" else "c",
     )
+    if not opts.header:  # the names DuckDB gives: column0, column1, ...
+        frame.columns = [f"column{i}" for i in range(frame.shape[1])]
+    return frame
 
 
 def register_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:

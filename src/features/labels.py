@@ -1,0 +1,105 @@
+"""Labels from the window (as_of, as_of + horizon], and stacked training frames."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from customer_ml.config import FeaturesConfig
+from customer_ml.data.dataset import Dataset
+from customer_ml.data.io import DataError, fetch_one
+from customer_ml.features.snapshot import build_snapshot, top_values
+from customer_ml.features.timing import cutoff
+
+__all__ = ["build_labels", "build_training_frame", "contractual_labels"]
+
+
+def build_labels(
+    data: Dataset, *, as_of: str | dt.date | pd.Timestamp, horizon_days: int
+) -> pd.DataFrame:
+    """Per snapshot customer: ``future_purchases``, ``future_spend``, ``churned``.
+
+    The label window is (as_of, as_of + horizon_days]: it starts right after the last row a
+    snapshot as of `as_of` can see, so the two never overlap. Purchases are counted per
+    customer-day like the features; returns are not purchases. Only customers with a purchase
+    at or before `as_of` get a label.
+    """
+    if horizon_days <= 0:
+        raise ValueError("horizon_days must be positive")
+    c = cutoff(as_of)
+    h = c.plus_days(horizon_days)
+    last = fetch_one(data.con, "SELECT max(ts) FROM transactions")[0]
+    if last is None or pd.Timestamp(last) < h.end.normalize():
+        raise DataError(
+            f"the label window ({c.day} + {horizon_days} days, to {h.day}) runs past the last "
+            f"transaction ({last}); choose an earlier as_of or a shorter horizon"
+        )
+    spend = ", fsum(amount) AS future_spend" if data.has_amount else ""
+    sql = f"""
+        WITH known AS (
+            SELECT DISTINCT customer_id FROM transactions
+            WHERE ts <= {c.sql_end()} AND NOT is_return),
+        future AS (
+            SELECT customer_id, count(DISTINCT CAST(ts AS DATE)) AS future_purchases{spend}
+            FROM transactions
+            WHERE ts > {c.sql_end()} AND ts <= {h.sql_end()} AND NOT is_return
+            GROUP BY customer_id)
+        SELECT known.customer_id, coalesce(future_purchases, 0) AS future_purchases
+            {", coalesce(future_spend, 0) AS future_spend" if data.has_amount else ""},
+            coalesce(future_purchases, 0) = 0 AS churned
+        FROM known LEFT JOIN future USING (customer_id) ORDER BY customer_id
+    """
+    return data.con.execute(sql).df()
+
+
+def contractual_labels(data: Dataset) -> pd.DataFrame:
+    """Contractual mode (e.g. Telco): the label is the customers table's `churned` column."""
+    if "churned" not in data.customer_columns:
+        raise DataError("contractual labels need customers.columns.churn_label in the config")
+    return data.con.execute("SELECT customer_id, churned FROM customers ORDER BY customer_id").df()
+
+
+def build_training_frame(
+    data: Dataset,
+    *,
+    as_of: str | dt.date | pd.Timestamp,
+    horizon_days: int,
+    n_cutoffs: int = 3,
+    step_days: int | None = None,
+    config: FeaturesConfig | None = None,
+) -> pd.DataFrame:
+    """Snapshots at as_of - k * step (k = 1..n_cutoffs) with their labels, stacked.
+
+    Every label window ends at or before `as_of`, so the frame uses rows with ts <= as_of
+    only. The ``as_of`` column keeps each row's cutoff for time-based validation; category,
+    channel and event columns are fixed from data up to the earliest cutoff so every
+    snapshot shares one schema.
+    """
+    step = step_days or horizon_days
+    end = cutoff(as_of)
+    cuts = [end.day - dt.timedelta(days=k * step) for k in range(n_cutoffs, 0, -1)]
+    cuts = [d for d in cuts if d + dt.timedelta(days=horizon_days) <= end.day]
+    if not cuts:
+        raise DataError("no cutoff leaves a full label window before as_of")
+    cfg = config or FeaturesConfig()
+    first = cutoff(cuts[0])
+    cols = set(data.tx_columns)
+    fixed = {
+        "categories": top_values(data, "transactions", "category", first, cfg.top_categories)
+        if "category" in cols
+        else [],
+        "channels": top_values(data, "transactions", "channel", first, 10)
+        if "channel" in cols
+        else [],
+        "event_types": top_values(data, "events", "event_type", first, 10)
+        if data.has_events
+        else None,
+    }
+    frames = []
+    for d in cuts:
+        snap = build_snapshot(data, as_of=d, config=cfg, **fixed)
+        lab = build_labels(data, as_of=d, horizon_days=horizon_days)
+        frame = snap.merge(lab, on="customer_id", how="left", validate="one_to_one")
+        frame.insert(1, "as_of", pd.Timestamp(d))
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)

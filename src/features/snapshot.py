@@ -1,0 +1,217 @@
+"""Point-in-time customer behaviour vectors, computed in DuckDB SQL.
+
+`build_snapshot` uses rows with ``ts <= as_of`` only (a date means the end of that day), so
+appending later rows never changes a snapshot. Day counts are measured from the as_of day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+
+import pandas as pd
+from customer_ml.config import FeaturesConfig
+from customer_ml.data.dataset import Dataset
+from customer_ml.data.io import DataError, quote
+from customer_ml.features.timing import Cutoff, cutoff
+
+__all__ = ["build_snapshot", "slug", "top_values"]
+
+
+def slug(value: object) -> str:
+    """A column-name-safe form of a category, channel or event type."""
+    s = re.sub(r"[^0-9a-zA-Z]+", "_", str(value)).strip("_").lower()
+    return s or "blank"
+
+
+def _lit(v: object) -> str:
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def top_values(ds: Dataset, table: str, col: str, c: Cutoff, n: int) -> list[str]:
+    """The `n` most frequent values of a column in rows up to the cutoff (point in time)."""
+    rows = ds.con.execute(
+        f"SELECT {col}, count(*) FROM {table} WHERE ts <= {c.sql_end()} AND {col} IS NOT NULL "
+        f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {int(n)}"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _purchase_sql(ds: Dataset, c: Cutoff, windows: tuple[int, ...]) -> str:
+    """Per customer: RFM, BTYD inputs, inter-purchase times, windows, trends, day of week."""
+    d = c.sql_day()
+    amt = ds.has_amount
+    parts = [
+        "count(*) AS n_purchases",
+        "count(*) - 1 AS frequency",
+        f"{d} - max(day) AS recency_days",
+        f"{d} - min(day) AS T",
+        "max(day) - min(day) AS recency",
+        "fsum(gap) / nullif(count(gap), 0) AS ipt_mean_days",
+        "stddev_samp(gap) AS ipt_std_days",
+        "arg_max(gap, day) AS last_gap_days",
+        f"({d} - max(day)) / nullif(fsum(gap) / nullif(count(gap), 0), 0) AS gap_ratio",
+    ]
+    if amt:
+        parts += [
+            "fsum(amount) / count(*) AS monetary_mean",
+            "stddev_samp(amount) AS monetary_std",
+            "CASE WHEN count(*) > 1 THEN (fsum(amount) - arg_min(amount, day)) / (count(*) - 1)"
+            " ELSE 0 END AS monetary_value",
+        ]
+    for w in windows:
+        recent = f"day > {d} - {w}"
+        before = f"day > {d} - {2 * w} AND day <= {d} - {w}"
+        parts.append(f"count(*) FILTER (WHERE {recent}) AS purchases_{w}d")
+        parts.append(
+            f"(count(*) FILTER (WHERE {recent}) - count(*) FILTER (WHERE {before}))"
+            f" / greatest(count(*) FILTER (WHERE {recent}) + count(*) FILTER (WHERE {before}), 1)"
+            f" AS purchases_trend_{w}d"
+        )
+        if amt:
+            s_recent = f"coalesce(fsum(amount) FILTER (WHERE {recent}), 0)"
+            s_before = f"coalesce(fsum(amount) FILTER (WHERE {before}), 0)"
+            parts.append(f"{s_recent} AS spend_{w}d")
+            parts.append(
+                f"({s_recent} - {s_before}) / greatest(abs({s_recent}) + abs({s_before}), 1e-9)"
+                f" AS spend_trend_{w}d"
+            )
+    for k, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), start=1):
+        parts.append(f"count(*) FILTER (WHERE isodow(day) = {k}) / count(*) AS dow_share_{name}")
+    amount = ", fsum(amount) AS amount" if amt else ""
+    return (
+        "WITH p AS (SELECT customer_id, CAST(ts AS DATE) AS day" + amount + " FROM transactions "
+        f"WHERE ts <= {c.sql_end()} AND NOT is_return GROUP BY customer_id, CAST(ts AS DATE)), "
+        "g AS (SELECT *, day - lag(day) OVER (PARTITION BY customer_id ORDER BY day) AS gap "
+        f"FROM p) SELECT customer_id, {', '.join(parts)} FROM g GROUP BY customer_id"
+    )
+
+
+def _basket_sql(ds: Dataset, c: Cutoff, categories: list[str], channels: list[str]) -> str:
+    """Per customer, from line-level rows: basket size, variety, shares, returns, money."""
+    cols = set(ds.tx_columns)
+    parts = ["count(*) FILTER (WHERE is_return) / count(*) AS return_rate"]
+    if "amount" in cols:
+        parts.append("fsum(amount) AS monetary_total")
+    if "quantity" in cols:
+        per = (
+            "count(DISTINCT order_id)" if "order_id" in cols else "count(DISTINCT CAST(ts AS DATE))"
+        )
+        parts.append(
+            f"fsum(quantity) FILTER (WHERE NOT is_return) / nullif({per} FILTER (WHERE NOT "
+            "is_return), 0) AS items_per_order"
+        )
+    if "order_id" in cols:
+        parts.append("count(DISTINCT order_id) FILTER (WHERE NOT is_return) AS n_orders")
+    if "product_id" in cols:
+        parts.append("count(DISTINCT product_id) AS distinct_products")
+    if "category" in cols:
+        parts.append("count(DISTINCT category) AS distinct_categories")
+        parts += [
+            f"count(*) FILTER (WHERE category = {_lit(v)}) / count(*) AS category_share_{slug(v)}"
+            for v in categories
+        ]
+    parts += [
+        f"count(*) FILTER (WHERE channel = {_lit(v)}) / count(*) AS channel_share_{slug(v)}"
+        for v in channels
+    ]
+    return (
+        f"SELECT customer_id, {', '.join(parts)} FROM transactions "
+        f"WHERE ts <= {c.sql_end()} GROUP BY customer_id"
+    )
+
+
+def _events_sql(c: Cutoff, types: list[str], windows: tuple[int, ...]) -> str:
+    parts = [f"{c.sql_day()} - CAST(max(ts) AS DATE) AS days_since_last_event"]
+    for w in windows:
+        since = f"ts > {c.sql_end()} - INTERVAL {int(w)} DAY"
+        parts.append(f"count(*) FILTER (WHERE {since}) AS events_{w}d")
+        parts += [
+            f"count(*) FILTER (WHERE event_type = {_lit(t)} AND {since}) AS events_{slug(t)}_{w}d"
+            for t in types
+        ]
+    return (
+        f"SELECT customer_id, {', '.join(parts)} FROM events WHERE ts <= {c.sql_end()} "
+        "GROUP BY customer_id"
+    )
+
+
+def _attributes_sql(ds: Dataset, c: Cutoff, cfg: FeaturesConfig) -> str:
+    types = dict(
+        ds.con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'customers'"
+        ).fetchall()
+    )
+    parts = []
+    for col in ds.customer_columns:
+        if col in ("customer_id", "churned"):
+            continue
+        if col == "signup_ts":
+            parts.append(
+                f"CASE WHEN signup_ts <= {c.sql_end()} THEN {c.sql_day()} - "
+                "CAST(signup_ts AS DATE) END AS days_since_signup"
+            )
+            continue
+        parts.append(f"{quote(col)} AS {quote('attr_' + slug(col))}")
+        if col == cfg.age_column and types.get(col) in ("DOUBLE", "BIGINT", "INTEGER"):
+            edges = cfg.age_bands
+            cases = " ".join(
+                f"WHEN {quote(col)} < {hi} THEN '{lo}-{hi - 1}'"
+                for lo, hi in itertools.pairwise(edges)
+            )
+            parts.append(
+                f"CASE WHEN {quote(col)} IS NULL THEN NULL WHEN {quote(col)} < {edges[0]} "
+                f"THEN '<{edges[0]}' {cases} ELSE '{edges[-1]}+' END AS attr_age_band"
+            )
+    return f"SELECT customer_id, {', '.join(parts)} FROM customers" if parts else ""
+
+
+def build_snapshot(
+    data: Dataset,
+    *,
+    as_of: str | dt.date | pd.Timestamp,
+    config: FeaturesConfig | None = None,
+    categories: list[str] | None = None,
+    channels: list[str] | None = None,
+    event_types: list[str] | None = None,
+) -> pd.DataFrame:
+    """One row per customer with a purchase at or before `as_of`: the behaviour vector.
+
+    Uses rows with ``ts <= as_of`` only (a date means the end of that day). `categories`,
+    `channels` and `event_types` fix the share/count columns (default: the most frequent
+    values up to `as_of`), so snapshots at several dates can share one schema. Columns are
+    described in :func:`customer_ml.features.catalogue.feature_catalogue`.
+    """
+    if not data.has_transactions:
+        raise DataError("a behaviour snapshot needs transactions (this data has none)")
+    cfg = config or FeaturesConfig()
+    c = cutoff(as_of)
+    cols = set(data.tx_columns)
+    if categories is None:
+        categories = (
+            top_values(data, "transactions", "category", c, cfg.top_categories)
+            if ("category" in cols)
+            else []
+        )
+    if channels is None:
+        channels = top_values(data, "transactions", "channel", c, 10) if "channel" in cols else []
+    sources = [_purchase_sql(data, c, cfg.windows), _basket_sql(data, c, categories, channels)]
+    if data.has_events:
+        if event_types is None:
+            event_types = top_values(data, "events", "event_type", c, 10)
+        sources.append(_events_sql(c, event_types, cfg.event_windows))
+    if data.has_customers:
+        attrs = _attributes_sql(data, c, cfg)
+        if attrs:
+            sources.append(attrs)
+    joins = " ".join(
+        f"LEFT JOIN ({sql}) s{i} USING (customer_id)" for i, sql in enumerate(sources[1:], 1)
+    )
+    sql = f"SELECT * FROM ({sources[0]}) s0 {joins} ORDER BY customer_id"
+    snap = data.con.execute(sql).df()
+    if data.has_events:
+        ev = [col for col in snap.columns if col.startswith("events_")]
+        snap[ev] = snap[ev].fillna(0)
+    return snap
