@@ -32,6 +32,7 @@ def connect(
     """An in-memory DuckDB connection that spills to disk beyond `memory_limit`."""
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = true")
+    con.execute("SET enable_progress_bar = false")
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     if temp_directory:
