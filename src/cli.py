@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.console import Console
+
 from customer_ml.config import Config, ConfigError, load_config, parse_config
 from customer_ml.data.io import DataError
-from rich.console import Console
 
 app = typer.Typer(
     help="Customer segmentation, churn and lifetime value.",
@@ -119,9 +120,10 @@ def features(
     ] = None,
 ) -> None:
     """Materialise the behaviour vector and tags as of a date to Parquet."""
+    from rich.progress import Progress
+
     from customer_ml.data.load import load_data
     from customer_ml.features.store import build_features, write_features
-    from rich.progress import Progress
 
     cfg = load_config(config)
     with Progress(console=console, transient=True) as bar:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 
+from rich.console import Console
+
 from customer_ml.config import Config
 from customer_ml.data.load import load_data
 from customer_ml.data.profile import print_profile
-from rich.console import Console
 
 __all__ = ["run_demo"]
 

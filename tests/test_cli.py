@@ -8,11 +8,12 @@ import click
 import pandas as pd
 import pytest
 import typer
+from typer.testing import CliRunner
+
 from customer_ml.cli import app
 from customer_ml.config import load_config
 from customer_ml.data.load import load_data
 from customer_ml.files import atomic_dir
-from typer.testing import CliRunner
 
 runner = CliRunner()
 

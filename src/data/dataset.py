@@ -7,6 +7,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+
 from customer_ml.data.io import fetch_one
 
 __all__ = ["CleaningReport", "Dataset"]

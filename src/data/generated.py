@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from customer_ml.data.synthetic import SyntheticData
 from customer_ml.files import atomic_dir
 

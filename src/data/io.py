@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+
 from customer_ml.config import ReadOptions, TableSource
 
 __all__ = ["DataError", "fetch_one", "quote", "read_raw", "register_frame"]

@@ -6,6 +6,7 @@ import os
 
 import duckdb
 import pandas as pd
+
 from customer_ml.config import (
     CleaningConfig,
     Config,

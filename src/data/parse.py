@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
+
 from customer_ml.data.io import DataError, fetch_one, quote
 
 __all__ = ["RawTable", "amount_expr", "id_expr", "number_expr", "ts_expr"]

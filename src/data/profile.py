@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from customer_ml.data.dataset import Dataset
-from customer_ml.data.io import fetch_one, quote
 from rich.console import Console
 from rich.table import Table
+
+from customer_ml.data.dataset import Dataset
+from customer_ml.data.io import fetch_one, quote
 
 __all__ = ["column_problems", "print_profile"]
 

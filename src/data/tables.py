@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import duckdb
+
 from customer_ml.config import CustomerColumns, EventColumns
 from customer_ml.data.io import DataError, fetch_one, quote
 from customer_ml.data.parse import RawTable, id_expr, ts_expr

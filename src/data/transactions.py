@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import duckdb
+
 from customer_ml.config import CleaningConfig, TransactionColumns
 from customer_ml.data.dataset import CleaningReport
 from customer_ml.data.io import DataError, fetch_one, quote

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+
 from customer_ml.config import FeaturesConfig
 from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import DataError, fetch_one

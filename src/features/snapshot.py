@@ -11,6 +11,7 @@ import itertools
 import re
 
 import pandas as pd
+
 from customer_ml.config import FeaturesConfig
 from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import DataError, quote

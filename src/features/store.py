@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
+
 from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
 from customer_ml.features.snapshot import build_snapshot

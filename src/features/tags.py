@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from customer_ml.config import TagsConfig
 
 __all__ = ["LIFECYCLE_STAGES", "RFM_SEGMENTS", "build_tags", "rfm_segment"]

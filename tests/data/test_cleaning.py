@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from customer_ml.config import CleaningConfig, PrivacyConfig
 from customer_ml.data.io import DataError
 from customer_ml.data.load import from_frames

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from customer_ml.config import load_config, parse_config
 from customer_ml.data.io import fetch_one
 from customer_ml.data.load import load_data
-
 from tests.conftest import shared_file
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+
 from customer_ml.data.load import from_frames
 from customer_ml.data.synthetic import SEGMENTS, cumulative_intensity, generate
 

@@ -31,8 +31,9 @@ def test_training_frame_uses_rows_up_to_as_of_only(syn) -> None:
     full = build_training_frame(from_frames(tx), as_of=as_of, horizon_days=60, n_cutoffs=3)
     cut = build_training_frame(from_frames(past), as_of=as_of, horizon_days=60, n_cutoffs=3)
     pd.testing.assert_frame_equal(full, cut, check_exact=True)
-    assert sorted(full.as_of.unique()) == list(pd.to_datetime(["2024-01-02", "2024-03-02",
-                                                               "2024-05-01"]))
+    assert sorted(full.as_of.unique()) == list(
+        pd.to_datetime(["2024-01-02", "2024-03-02", "2024-05-01"])
+    )
     assert (full.as_of + pd.Timedelta(days=60) <= as_of).all()
     assert full.groupby("as_of").customer_id.apply(lambda s: s.is_unique).all()
     assert full.churned.notna().all()
@@ -63,19 +64,29 @@ def test_contractual_labels_from_telco() -> None:
 def test_features_command_writes_parquet_and_nothing_on_bad_input(tmp_path: Path) -> None:
     gen = tmp_path / "gen"
     runner = CliRunner()
-    assert runner.invoke(app, ["data", "generate", "--customers", "200", "--out", str(gen)]
-                         ).exit_code == 0
+    assert (
+        runner.invoke(app, ["data", "generate", "--customers", "200", "--out", str(gen)]).exit_code
+        == 0
+    )
     out = tmp_path / "feat.parquet"
-    res = runner.invoke(app, ["features", "-c", str(gen / "config.yaml"), "--as-of",
-                              "2024-06-30", "--out", str(out)])
+    res = runner.invoke(
+        app,
+        ["features", "-c", str(gen / "config.yaml"), "--as-of", "2024-06-30", "--out", str(out)],
+    )
     assert res.exit_code == 0, res.output
     frame = pd.read_parquet(out)
-    assert frame.customer_id.is_unique and {"value_tier", "lifecycle_stage", "rfm_segment",
-                                            "tags"} <= set(frame.columns)
+    assert frame.customer_id.is_unique and {
+        "value_tier",
+        "lifecycle_stage",
+        "rfm_segment",
+        "tags",
+    } <= set(frame.columns)
     assert "customers x" in res.output
     bad = tmp_path / "bad.yaml"
-    bad.write_text("data:\n  transactions:\n    path: gen/transactions.parquet\n"
-                   "    columns: {customer_id: nope, ts: ts}\n")
+    bad.write_text(
+        "data:\n  transactions:\n    path: gen/transactions.parquet\n"
+        "    columns: {customer_id: nope, ts: ts}\n"
+    )
     out2 = tmp_path / "feat2.parquet"
     res = runner.invoke(app, ["features", "-c", str(bad), "--out", str(out2)])
     assert res.exit_code == 2 and "column 'nope' (mapped to customer_id) not found" in res.output

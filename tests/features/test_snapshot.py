@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from customer_ml.config import CleaningConfig, FeaturesConfig
 from customer_ml.data.load import from_frames
 from customer_ml.features import build_labels, build_snapshot, feature_catalogue

@@ -17,8 +17,9 @@ from customer_ml.features.tags import LIFECYCLE_STAGES, RFM_SEGMENTS, rfm_segmen
 @pytest.fixture(scope="module")
 def snap() -> pd.DataFrame:
     syn = generate(3000, seed=5)
-    return build_snapshot(from_frames(syn.transactions, syn.customers, syn.events),
-                          as_of="2023-09-30")
+    return build_snapshot(
+        from_frames(syn.transactions, syn.customers, syn.events), as_of="2023-09-30"
+    )
 
 
 def test_one_stage_and_one_segment_each(snap) -> None:
@@ -50,22 +51,31 @@ def test_thresholds_from_config_change_the_result(snap) -> None:
     assert (longer_new.lifecycle_stage == "new").sum() > (base.lifecycle_stage == "new").sum()
     quick_lapse = build_tags(snap, TagsConfig(lifecycle=LifecycleRule(lapsed_days=30)))
     assert (quick_lapse.lifecycle_stage == "lapsed").sum() > (
-        base.lifecycle_stage == "lapsed").sum()
+        base.lifecycle_stage == "lapsed"
+    ).sum()
 
 
 def test_lifecycle_rules_on_hand_made_rows() -> None:
-    s = pd.DataFrame({
-        "customer_id": list("abcdef"),
-        "n_purchases": [1, 5, 5, 1, 5, 4],
-        "frequency": [0, 4, 4, 0, 4, 3],
-        "recency_days": [5, 10, 100, 200, 40, 10],
-        "T": [5, 300, 300, 300, 300, 400],
-        "ipt_mean_days": [None, 20, 20, None, 30, 60],
-        "last_gap_days": [None, 20, 20, None, 20, 250],
-    })
+    s = pd.DataFrame(
+        {
+            "customer_id": list("abcdef"),
+            "n_purchases": [1, 5, 5, 1, 5, 4],
+            "frequency": [0, 4, 4, 0, 4, 3],
+            "recency_days": [5, 10, 100, 200, 40, 10],
+            "T": [5, 300, 300, 300, 300, 400],
+            "ipt_mean_days": [None, 20, 20, None, 30, 60],
+            "last_gap_days": [None, 20, 20, None, 20, 250],
+        }
+    )
     stages = build_tags(s).set_index("customer_id").lifecycle_stage
-    assert stages.to_dict() == {"a": "new", "b": "active", "c": "at-risk", "d": "lapsed",
-                                "e": "active", "f": "reactivated"}
+    assert stages.to_dict() == {
+        "a": "new",
+        "b": "active",
+        "c": "at-risk",
+        "d": "lapsed",
+        "e": "active",
+        "f": "reactivated",
+    }
 
 
 def test_behaviour_and_basic_tags(snap) -> None:
