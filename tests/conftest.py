@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,6 +24,34 @@ def shared_file(*parts: str) -> Path:
             pytest.fail(f"CI must have the shared data: {path} is missing")
         pytest.skip(f"{path} not present")
     return path
+
+
+@functools.cache
+def _cdnow_sample_snapshot(path: Path) -> pd.DataFrame:
+    from customer_ml.config import parse_config
+    from customer_ml.data.load import load_data
+    from customer_ml.features import build_snapshot
+
+    cfg = parse_config(
+        {
+            "data": {
+                "transactions": {
+                    "path": str(path),
+                    "read_options": {"sep": r"\s+", "header": False},
+                    "columns": {"customer_id": "column1", "ts": "column2", "amount": "column4"},
+                    "ts_format": "%Y%m%d",
+                }
+            },
+            "cleaning": {"drop_duplicates": False, "drop_nonpositive_price": False},
+        },
+        base_dir=REPO,
+    )
+    return build_snapshot(load_data(cfg), as_of="1997-09-30").set_index("customer_id")
+
+
+def cdnow_sample_snapshot() -> pd.DataFrame:
+    """The CDNOW 1/10 sample's snapshot as of 1997-09-30 (the published 39-week calibration)."""
+    return _cdnow_sample_snapshot(shared_file("cdnow", "CDNOW_sample.txt")).copy()
 
 
 @pytest.fixture

@@ -71,6 +71,8 @@ class Dataset:
     has_events: bool = False
     cleaning: CleaningReport = field(default_factory=CleaningReport)
     events_report: dict[str, int] = field(default_factory=dict)
+    merge_same_day: bool = True  # a purchase is a customer-day (BTYD); else an order or a row
+    history_ready: bool = False  # set by customer_ml.features.history once it has run
 
     @property
     def has_transactions(self) -> bool:

@@ -98,7 +98,7 @@ def load_data(config: Config, *, con: duckdb.DuckDBPyConnection | None = None) -
             cleaning=config.cleaning,
             privacy=config.privacy,
         )
-    ds = Dataset(con=con)
+    ds = Dataset(con=con, merge_same_day=config.cleaning.merge_same_day)
     if src.transactions is not None:
         t = src.transactions
         read_raw(con, "raw_transactions", t)
@@ -158,7 +158,7 @@ def from_frames(
     """
     con = con or connect()
     cleaning = cleaning or CleaningConfig()
-    ds = Dataset(con=con, cleaning=CleaningReport())
+    ds = Dataset(con=con, cleaning=CleaningReport(), merge_same_day=cleaning.merge_same_day)
     if transactions is not None:
         if len(transactions) == 0:
             raise DataError("transactions frame: no rows")

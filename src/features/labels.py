@@ -9,6 +9,7 @@ import pandas as pd
 from customer_ml.config import FeaturesConfig
 from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import DataError, fetch_one
+from customer_ml.features.history import prepare_history
 from customer_ml.features.snapshot import build_snapshot, top_values
 from customer_ml.features.timing import cutoff
 
@@ -22,7 +23,8 @@ def build_labels(
 
     The label window is (as_of, as_of + horizon_days]: it starts right after the last row a
     snapshot as of `as_of` can see, so the two never overlap. Purchases are counted per
-    customer-day like the features; returns are not purchases. Only customers with a purchase
+    customer-day like the features (a purchase that opened at or before `as_of` is
+    not a future one); returns are not purchases. Only customers with a purchase
     at or before `as_of` get a label.
     """
     if horizon_days <= 0:
@@ -35,15 +37,16 @@ def build_labels(
             f"the label window ({c.day} + {horizon_days} days, to {h.day}) runs past the last "
             f"transaction ({last}); choose an earlier as_of or a shorter horizon"
         )
-    spend = ", fsum(amount) AS future_spend" if data.has_amount else ""
+    spend = ", sum(amount) FILTER (WHERE NOT is_return) AS future_spend" if data.has_amount else ""
+    hist = prepare_history(data)
     sql = f"""
         WITH known AS (
-            SELECT DISTINCT customer_id FROM transactions
+            SELECT DISTINCT customer_id FROM {hist}
             WHERE ts <= {c.sql_end()} AND NOT is_return),
         future AS (
-            SELECT customer_id, count(DISTINCT CAST(ts AS DATE)) AS future_purchases{spend}
-            FROM transactions
-            WHERE ts > {c.sql_end()} AND ts <= {h.sql_end()} AND NOT is_return
+            SELECT customer_id, count(*) FILTER (WHERE new_purchase) AS future_purchases{spend}
+            FROM {hist}
+            WHERE ts > {c.sql_end()} AND ts <= {h.sql_end()}
             GROUP BY customer_id)
         SELECT known.customer_id, coalesce(future_purchases, 0) AS future_purchases
             {", coalesce(future_spend, 0) AS future_spend" if data.has_amount else ""},

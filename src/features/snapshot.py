@@ -15,6 +15,7 @@ import pandas as pd
 from customer_ml.config import FeaturesConfig
 from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import DataError, quote
+from customer_ml.features.history import prepare_history
 from customer_ml.features.timing import Cutoff, cutoff
 
 __all__ = ["build_snapshot", "slug", "top_values"]
@@ -39,76 +40,84 @@ def top_values(ds: Dataset, table: str, col: str, c: Cutoff, n: int) -> list[str
     return [str(r[0]) for r in rows]
 
 
-def _purchase_sql(ds: Dataset, c: Cutoff, windows: tuple[int, ...]) -> str:
-    """Per customer: RFM, BTYD inputs, inter-purchase times, windows, trends, day of week."""
-    d = c.sql_day()
-    amt = ds.has_amount
-    parts = [
-        "count(*) AS n_purchases",
-        "count(*) - 1 AS frequency",
-        f"{d} - max(day) AS recency_days",
-        f"{d} - min(day) AS T",
-        "max(day) - min(day) AS recency",
-        "fsum(gap) / nullif(count(gap), 0) AS ipt_mean_days",
-        "stddev_samp(gap) AS ipt_std_days",
-        "arg_max(gap, day) AS last_gap_days",
-        f"({d} - max(day)) / nullif(fsum(gap) / nullif(count(gap), 0), 0) AS gap_ratio",
-    ]
-    if amt:
-        parts += [
-            "fsum(amount) / count(*) AS monetary_mean",
-            "stddev_samp(amount) AS monetary_std",
-            "CASE WHEN count(*) > 1 THEN (fsum(amount) - arg_min(amount, day)) / (count(*) - 1)"
-            " ELSE 0 END AS monetary_value",
-        ]
+def _windows_sql(d: str, windows: tuple[int, ...], amount: bool) -> list[str]:
+    """Purchases and spend in the last `w` days, and their trend against the `w` days before."""
+    parts = []
     for w in windows:
         recent = f"day > {d} - {w}"
         before = f"day > {d} - {2 * w} AND day <= {d} - {w}"
-        parts.append(f"count(*) FILTER (WHERE {recent}) AS purchases_{w}d")
+        n_recent = f"count(*) FILTER (WHERE new_purchase AND {recent})"
+        n_before = f"count(*) FILTER (WHERE new_purchase AND {before})"
+        parts.append(f"{n_recent} AS purchases_{w}d")
         parts.append(
-            f"(count(*) FILTER (WHERE {recent}) - count(*) FILTER (WHERE {before}))"
-            f" / greatest(count(*) FILTER (WHERE {recent}) + count(*) FILTER (WHERE {before}), 1)"
+            f"({n_recent} - {n_before}) / greatest({n_recent} + {n_before}, 1)"
             f" AS purchases_trend_{w}d"
         )
-        if amt:
-            s_recent = f"coalesce(fsum(amount) FILTER (WHERE {recent}), 0)"
-            s_before = f"coalesce(fsum(amount) FILTER (WHERE {before}), 0)"
+        if amount:
+            s_recent = f"coalesce(sum(amount) FILTER (WHERE NOT is_return AND {recent}), 0)"
+            s_before = f"coalesce(sum(amount) FILTER (WHERE NOT is_return AND {before}), 0)"
             parts.append(f"{s_recent} AS spend_{w}d")
             parts.append(
                 f"({s_recent} - {s_before}) / greatest(abs({s_recent}) + abs({s_before}), 1e-9)"
                 f" AS spend_trend_{w}d"
             )
-    for k, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), start=1):
-        parts.append(f"count(*) FILTER (WHERE isodow(day) = {k}) / count(*) AS dow_share_{name}")
-    amount = ", fsum(amount) AS amount" if amt else ""
-    return (
-        "WITH p AS (SELECT customer_id, CAST(ts AS DATE) AS day" + amount + " FROM transactions "
-        f"WHERE ts <= {c.sql_end()} AND NOT is_return GROUP BY customer_id, CAST(ts AS DATE)), "
-        "g AS (SELECT *, day - lag(day) OVER (PARTITION BY customer_id ORDER BY day) AS gap "
-        f"FROM p) SELECT customer_id, {', '.join(parts)} FROM g GROUP BY customer_id"
-    )
+    return parts
 
 
-def _basket_sql(ds: Dataset, c: Cutoff, categories: list[str], channels: list[str]) -> str:
-    """Per customer, from line-level rows: basket size, variety, shares, returns, money."""
+def _behaviour_sql(
+    ds: Dataset,
+    c: Cutoff,
+    windows: tuple[int, ...],
+    categories: list[str],
+    channels: list[str],
+) -> str:
+    """Per customer, one aggregation over `history`: RFM, BTYD inputs, inter-purchase times,
+    windows and trends, day of week, basket, variety, shares and returns."""
+    d = c.sql_day()
     cols = set(ds.tx_columns)
-    parts = ["count(*) FILTER (WHERE is_return) / count(*) AS return_rate"]
-    if "amount" in cols:
-        parts.append("fsum(amount) AS monetary_total")
-    if "quantity" in cols:
-        per = (
-            "count(DISTINCT order_id)" if "order_id" in cols else "count(DISTINCT CAST(ts AS DATE))"
-        )
+    amt = "amount" in cols
+    n = "count(*) FILTER (WHERE new_purchase)"
+    ipt_mean = "sum(gap) / nullif(count(gap), 0)"
+    parts = [
+        f"{n} AS n_purchases",
+        f"{n} - 1 AS frequency",
+        f"{d} - max(day) FILTER (WHERE NOT is_return) AS recency_days",
+        f"{d} - min(day) FILTER (WHERE NOT is_return) AS T",
+        "max(day) FILTER (WHERE NOT is_return) - min(day) FILTER (WHERE NOT is_return) AS recency",
+        f"{ipt_mean} AS ipt_mean_days",
+        "CASE WHEN count(gap) > 1 THEN sqrt(greatest(sum(gap * gap) - sum(gap) ^ 2 / count(gap),"
+        " 0) / (count(gap) - 1)) END AS ipt_std_days",
+        "arg_max(gap, ts) FILTER (WHERE gap IS NOT NULL) AS last_gap_days",
+        f"({d} - max(day) FILTER (WHERE NOT is_return)) / nullif({ipt_mean}, 0) AS gap_ratio",
+    ]
+    if amt:
+        spent = "sum(amount) FILTER (WHERE NOT is_return)"
+        parts += [
+            f"{spent} / {n} AS monetary_mean",
+            f"CASE WHEN {n} > 1 THEN sqrt(greatest(sum(amount_sq) FILTER (WHERE NOT is_return)"
+            f" - {spent} ^ 2 / {n}, 0) / ({n} - 1)) END AS monetary_std",
+            f"CASE WHEN {n} > 1 THEN ({spent} - sum(amount) FILTER (WHERE first_purchase))"
+            f" / ({n} - 1) ELSE 0 END AS monetary_value",
+        ]
+    parts += _windows_sql(d, windows, amt)
+    for k, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), start=1):
         parts.append(
-            f"fsum(quantity) FILTER (WHERE NOT is_return) / nullif({per} FILTER (WHERE NOT "
-            "is_return), 0) AS items_per_order"
+            f"count(*) FILTER (WHERE new_purchase AND dow = {k}) / {n} AS dow_share_{name}"
+        )
+    parts.append("count(*) FILTER (WHERE is_return) / count(*) AS return_rate")
+    if amt:
+        parts.append("sum(amount) AS monetary_total")
+    if "quantity" in cols:
+        per = "count(*) FILTER (WHERE new_order)" if "order_id" in cols else n
+        parts.append(
+            f"sum(quantity) FILTER (WHERE NOT is_return) / nullif({per}, 0) AS items_per_order"
         )
     if "order_id" in cols:
-        parts.append("count(DISTINCT order_id) FILTER (WHERE NOT is_return) AS n_orders")
+        parts.append("count(*) FILTER (WHERE new_order) AS n_orders")
     if "product_id" in cols:
-        parts.append("count(DISTINCT product_id) AS distinct_products")
+        parts.append("count(*) FILTER (WHERE new_product) AS distinct_products")
     if "category" in cols:
-        parts.append("count(DISTINCT category) AS distinct_categories")
+        parts.append("count(*) FILTER (WHERE new_category) AS distinct_categories")
         parts += [
             f"count(*) FILTER (WHERE category = {_lit(v)}) / count(*) AS category_share_{slug(v)}"
             for v in categories
@@ -118,8 +127,9 @@ def _basket_sql(ds: Dataset, c: Cutoff, categories: list[str], channels: list[st
         for v in channels
     ]
     return (
-        f"SELECT customer_id, {', '.join(parts)} FROM transactions "
-        f"WHERE ts <= {c.sql_end()} GROUP BY customer_id"
+        f"SELECT customer_id, {', '.join(parts)} FROM {prepare_history(ds)} "
+        f"WHERE ts <= {c.sql_end()} GROUP BY customer_id "
+        "HAVING count(*) FILTER (WHERE NOT is_return) > 0"
     )
 
 
@@ -198,7 +208,7 @@ def build_snapshot(
         )
     if channels is None:
         channels = top_values(data, "transactions", "channel", c, 10) if "channel" in cols else []
-    sources = [_purchase_sql(data, c, cfg.windows), _basket_sql(data, c, categories, channels)]
+    sources = [_behaviour_sql(data, c, cfg.windows, categories, channels)]
     if data.has_events:
         if event_types is None:
             event_types = top_values(data, "events", "event_type", c, 10)

@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from customer_ml.config import parse_config
-from customer_ml.data.load import load_data
-from customer_ml.features import build_snapshot
-from tests.conftest import shared_file
+from tests.conftest import cdnow_sample_snapshot
 
 pytestmark = pytest.mark.realdata
 
 
 @pytest.fixture(scope="module")
 def summary():
-    path = shared_file("cdnow", "CDNOW_sample.txt")
-    cfg = parse_config(
-        {
-            "data": {
-                "transactions": {
-                    "path": str(path),
-                    "read_options": {"sep": r"\s+", "header": False},
-                    "columns": {"customer_id": "column1", "ts": "column2", "amount": "column4"},
-                    "ts_format": "%Y%m%d",
-                }
-            },
-            "cleaning": {"drop_duplicates": False, "drop_nonpositive_price": False},
-        },
-        base_dir=Path.cwd(),
-    )
-    snap = build_snapshot(load_data(cfg), as_of="1997-09-30")
-    return snap.set_index("customer_id")
+    return cdnow_sample_snapshot()
 
 
 def test_counts(summary) -> None:

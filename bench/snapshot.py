@@ -1,0 +1,171 @@
+"""Benchmark: snapshot features from synthetic transactions, DuckDB vs a pandas groupby.
+
+    python bench/snapshot.py --rows 1M,10M                 # both implementations, same process
+    python bench/snapshot.py --rows 100M --memory-limit 6GB --no-pandas   # bounded memory
+
+For each size: synthetic transactions (about 10 per customer) are written to Parquet in
+chunks, loaded into the canonical ``transactions`` table, then timed: the one-off
+preparation of the ``history`` table, a snapshot (the full behaviour vector), and the pandas
+reference implementation of the same features (``customer_ml.features.reference``) on the
+same canonical rows. Peak memory is the process's resident set size above the step's start,
+sampled every 10 ms. Results are printed and written as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psutil
+
+from customer_ml.data.dataset import Dataset
+from customer_ml.data.load import connect
+from customer_ml.data.synthetic import generate
+from customer_ml.features.history import prepare_history
+from customer_ml.features.reference import reference_snapshot
+from customer_ml.features.snapshot import build_snapshot
+
+TX_COLUMNS = (
+    "customer_id",
+    "ts",
+    "amount",
+    "quantity",
+    "order_id",
+    "product_id",
+    "category",
+    "channel",
+)
+CHUNK_ROWS = 10_000_000
+AS_OF = "2024-03-31"
+
+
+def parse_rows(text: str) -> int:
+    mult = {"K": 1_000, "M": 1_000_000}
+    t = text.strip().upper()
+    return int(float(t[:-1]) * mult[t[-1]]) if t[-1] in mult else int(t)
+
+
+@contextmanager
+def measure(out: dict[str, Any], name: str) -> Iterator[None]:
+    """Wall time and peak RSS increase (MB) of the block, stored in ``out[name]``."""
+    proc = psutil.Process()
+    base = proc.memory_info().rss
+    peak = [base]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.01):
+            peak[0] = max(peak[0], proc.memory_info().rss)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds = time.perf_counter() - t0
+        done.set()
+        th.join()
+        peak[0] = max(peak[0], proc.memory_info().rss)
+        out[name] = {"seconds": round(seconds, 2), "peak_mb": round((peak[0] - base) / 2**20)}
+        print(f"  {name:<22} {seconds:8.2f} s  peak +{out[name]['peak_mb']:,} MB", flush=True)
+
+
+def write_synthetic(rows: int, folder: Path) -> str:
+    """About `rows` synthetic transactions in Parquet chunks; returns the glob."""
+    chunks = max(1, round(rows / CHUNK_ROWS))
+    for k in range(chunks):
+        tx = generate(rows // chunks // 10, seed=k, days=460, with_events=False).transactions
+        tx["customer_id"] = tx["customer_id"].cat.rename_categories(lambda s, k=k: f"{k}-{s}")
+        tx["order_id"] = tx["order_id"] + k * 10**9
+        tx[list(TX_COLUMNS)].to_parquet(folder / f"tx-{k:03d}.parquet", index=False)
+    return str(folder / "*.parquet")
+
+
+def load(con: duckdb.DuckDBPyConnection, glob: str) -> Dataset:
+    """Synthetic rows are clean: straight into the canonical table, ordered by time."""
+    con.execute(
+        "CREATE TABLE transactions AS SELECT customer_id::VARCHAR AS customer_id, ts, amount, "
+        "quantity, order_id::VARCHAR AS order_id, product_id::VARCHAR AS product_id, "
+        "category::VARCHAR AS category, channel::VARCHAR AS channel, "
+        f"false AS is_return FROM read_parquet('{glob}') "
+        "ORDER BY ts"
+    )
+    return Dataset(con=con, tx_columns=TX_COLUMNS)
+
+
+def run_size(rows: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {"rows_requested": rows}
+    folder = tmp / f"rows-{rows}"
+    folder.mkdir()
+    print(f"{rows:,} rows", flush=True)
+    with measure(out, "generate"):
+        glob = write_synthetic(rows, folder)
+    con = connect(memory_limit=args.memory_limit, temp_directory=str(tmp / "spill"))
+    with measure(out, "load"):
+        data = load(con, glob)
+    n, n_cust = con.execute(
+        "SELECT count(*), count(DISTINCT customer_id) FROM transactions"
+    ).fetchall()[0]
+    out.update(rows=int(n), customers=int(n_cust))
+    print(f"  {n:,} transactions, {n_cust:,} customers", flush=True)
+    cats, chans = ["books", "toys", "home", "grocery"], ["web", "app", "store"]
+    with measure(out, "history (once)"):
+        prepare_history(data)
+    with measure(out, "snapshot duckdb"):
+        snap = build_snapshot(data, as_of=AS_OF, categories=cats, channels=chans)
+    out["features"] = int(snap.shape[1] - 1)
+    out["snapshot_customers"] = len(snap)
+    del snap
+    if args.pandas:
+        tx = data.table("transactions")
+        with measure(out, "snapshot pandas"):
+            ref = reference_snapshot(tx, as_of=AS_OF, categories=cats, channels=chans)
+        out["pandas_customers"] = len(ref)
+        del ref, tx
+        d, p = out["snapshot duckdb"]["seconds"], out["snapshot pandas"]["seconds"]
+        h = out["history (once)"]["seconds"]
+        out["speedup_snapshot"] = round(p / d, 1)
+        out["speedup_incl_history"] = round(p / (d + h), 1)
+        print(f"  pandas / duckdb: {p / d:.1f}x per snapshot, {p / (d + h):.1f}x with history")
+    con.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", default="1M,10M", help="comma-separated sizes, e.g. 1M,10M")
+    ap.add_argument("--memory-limit", default=None, help="DuckDB memory_limit, e.g. 6GB")
+    ap.add_argument("--no-pandas", dest="pandas", action="store_false")
+    ap.add_argument("--out", default="bench/results/snapshot.json")
+    args = ap.parse_args()
+    result = {
+        "machine": {
+            "cpus": psutil.cpu_count(),
+            "ram_gb": round(psutil.virtual_memory().total / 2**30),
+        },
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "memory_limit": args.memory_limit,
+        "as_of": AS_OF,
+        "sizes": [],
+    }
+    with tempfile.TemporaryDirectory(prefix="cm-bench-") as tmp:
+        for text in args.rows.split(","):
+            result["sizes"].append(run_size(parse_rows(text), args, Path(tmp)))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The transactions once more, ordered by customer and time, with backward-looking row flags.
+
+Snapshots at many dates (training frames, backtest origins, scoring) read this table instead
+of the raw transactions, so that one pass of single-key aggregation gives the whole behaviour
+vector: no per-snapshot sort, window or ``count(DISTINCT ...)``. Every derived column of a row
+depends only on that row and the same customer's earlier rows (or rows with the same
+timestamp), so filtering ``ts <= as_of`` and aggregating is exactly the as-of computation,
+also for an `as_of` in the middle of a day. The flags are
+
+- ``new_purchase``: the row opens a purchase (a customer-day when same-day rows are merged,
+  the BTYD convention; else an order, or a row); returns never do;
+- ``gap``: on rows that open a purchase, days since the customer's previous purchase;
+- ``first_purchase``: the row belongs to the customer's first purchase;
+- ``amount_sq``: this row's increment of the squared purchase amount (``(c + a)^2 - c^2``
+  with ``c`` the purchase's running amount before the row), so that summing it over rows gives
+  the sum of squared purchase amounts;
+- ``new_order``, ``new_product``, ``new_category``: first row of that value for the customer
+  (returns excluded for orders), so counting them is ``count(DISTINCT ...)``.
+"""
+
+from __future__ import annotations
+
+from customer_ml.data.dataset import Dataset
+from customer_ml.data.io import fetch_one
+
+__all__ = ["HISTORY", "prepare_history"]
+
+HISTORY = "history"
+
+
+def _first(col: str, *, purchases_only: bool = False) -> str:
+    """Flag the first row of each (customer, `col`) value: counting flags = count(DISTINCT)."""
+    name = "new_" + col.removesuffix("_id")
+    if purchases_only:
+        return (
+            f"NOT is_return AND row_number() OVER (PARTITION BY customer_id, is_return, {col} "
+            f"ORDER BY ts, _r) = 1 AS {name}"
+        )
+    return f"row_number() OVER (PARTITION BY customer_id, {col} ORDER BY ts, _r) = 1 AS {name}"
+
+
+def _exists(data: Dataset) -> bool:
+    row = fetch_one(
+        data.con,
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+        [HISTORY],
+    )
+    return bool(row[0])
+
+
+def prepare_history(data: Dataset) -> str:
+    """Create table ``history`` from ``transactions`` (once per Dataset); return its name."""
+    if data.history_ready and _exists(data):
+        return HISTORY
+    cols = set(data.tx_columns)
+    if data.merge_same_day:
+        unit = "day"
+    elif "order_id" in cols:
+        unit = "order_id"
+    else:
+        unit = "_r"
+    passthrough = [
+        c
+        for c in ("amount", "quantity", "order_id", "product_id", "category", "channel")
+        if c in cols
+    ]
+    derived = [
+        f"NOT is_return AND lag({unit}) OVER wp IS DISTINCT FROM {unit} AS new_purchase",
+        f"CASE WHEN NOT is_return AND lag({unit}) OVER wp IS DISTINCT FROM {unit} "
+        "THEN day - lag(day) OVER wp END AS gap",
+        f"NOT is_return AND {unit} = first_value({unit}) OVER wp AS first_purchase",
+    ]
+    if "amount" in cols:
+        derived.append(
+            "amount * (2 * coalesce(sum(amount) OVER (PARTITION BY customer_id, is_return, "
+            f"{unit} ORDER BY ts, _r ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) "
+            "+ amount) AS amount_sq"
+        )
+    if "order_id" in cols:
+        derived.append(_first("order_id", purchases_only=True))
+    derived += [_first(c) for c in ("product_id", "category") if c in cols]
+    keep = ", ".join(["customer_id", "ts", "day", *passthrough, "is_return"])
+    data.con.execute(
+        f"""CREATE OR REPLACE TABLE {HISTORY} AS
+        SELECT {keep}, CAST(isodow(day) AS TINYINT) AS dow, {", ".join(derived)}
+        FROM (SELECT *, CAST(ts AS DATE) AS day, rowid AS _r FROM transactions)
+        WINDOW wp AS (PARTITION BY customer_id, is_return ORDER BY ts, _r)
+        ORDER BY customer_id, ts, _r"""
+    )
+    data.history_ready = True
+    return HISTORY

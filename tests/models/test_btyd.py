@@ -1,0 +1,157 @@
+"""BTYD models: published CDNOW estimates, and forecasts checked against simulation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from customer_ml.models import BetaGeoModel, GammaGammaModel, ParetoNBDModel
+from tests.conftest import cdnow_sample_snapshot
+
+
+@pytest.fixture(scope="module")
+def cdnow_weeks() -> pd.DataFrame:
+    """The 2,357-customer CDNOW sample, 39-week calibration, in weeks (same-day merged)."""
+    s = cdnow_sample_snapshot()
+    return pd.DataFrame(
+        {
+            "frequency": s["frequency"],
+            "recency": s["recency"] / 7,
+            "T": s["T"] / 7,
+            "monetary_value": s["monetary_value"],
+        }
+    )
+
+
+# Fader, Hardie & Lee (2005); Fader & Hardie (2005); Fader, Hardie & Lee (2005, RFM and CLV)
+PUBLISHED = [
+    (BetaGeoModel, {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, -9582.4),
+    (ParetoNBDModel, {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}, -9594.98),
+]
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(("model", "params", "ll"), PUBLISHED)
+def test_published_cdnow_estimates(cdnow_weeks, model, params, ll) -> None:
+    fitted = model().fit(cdnow_weeks)
+    assert fitted.converged_
+    for k, v in params.items():
+        assert fitted.params_[k] == pytest.approx(v, rel=0.01), k
+    assert fitted.log_likelihood_ == pytest.approx(ll, abs=0.05)
+
+
+@pytest.mark.realdata
+def test_bgnbd_published_check_value(cdnow_weeks) -> None:
+    bg = BetaGeoModel().fit(cdnow_weeks)
+    one = pd.DataFrame({"frequency": [2], "recency": [30.43], "T": [38.86]})
+    assert bg.expected_purchases(39, one)[0] == pytest.approx(1.226, abs=0.001)
+
+
+@pytest.mark.realdata
+def test_gamma_gamma_published(cdnow_weeks) -> None:
+    gg = GammaGammaModel().fit(cdnow_weeks)
+    assert gg.n_customers_ == 946
+    for k, v in {"p": 6.25, "q": 3.74, "v": 15.44}.items():
+        assert gg.params_[k] == pytest.approx(v, rel=0.01), k
+
+
+def test_fit_is_unit_free() -> None:
+    """Days or weeks: the same model (alpha scales with the unit, the rest is unchanged)."""
+    X = simulate_bgnbd(3000, seed=4)[0]
+    weeks = BetaGeoModel().fit(X)
+    days = BetaGeoModel().fit(X.assign(recency=X.recency * 7, T=X["T"] * 7))
+    assert days.params_["alpha"] == pytest.approx(7 * weeks.params_["alpha"], rel=1e-4)
+    for k in ("r", "a", "b"):
+        assert days.params_[k] == pytest.approx(weeks.params_[k], rel=1e-4)
+
+
+def simulate_bgnbd(
+    n: int, seed: int, params=(0.6, 5.0, 0.8, 3.0), T: float = 40.0, t: float = 30.0
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Customers born at 0 with purchases from BG/NBD; (summary at T, purchases in (T, T+t])."""
+    rng = np.random.default_rng(seed)
+    r, alpha, a, b = params
+    lam = rng.gamma(r, 1 / alpha, n)
+    p = rng.beta(a, b, n)
+    now = np.zeros(n)
+    alive = np.ones(n, bool)
+    x, last, future = np.zeros(n), np.zeros(n), np.zeros(n)
+    while alive.any():
+        now = now + rng.exponential(1 / lam)
+        going = alive & (now <= T + t)
+        cal = going & (now <= T)
+        x[cal] += 1
+        last[cal] = now[cal]
+        future[going & (now > T)] += 1
+        alive = going & (rng.random(n) > p)  # after a purchase, drop out with p
+    return pd.DataFrame({"frequency": x, "recency": last, "T": T}), future
+
+
+def simulate_pareto(
+    n: int, seed: int, params=(0.6, 5.0, 0.7, 8.0), T: float = 40.0, t: float = 30.0
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Customers born at 0 from Pareto/NBD; (summary at T, purchases in (T, T+t])."""
+    rng = np.random.default_rng(seed)
+    r, alpha, s, beta = params
+    lam = rng.gamma(r, 1 / alpha, n)
+    death = rng.exponential(1 / rng.gamma(s, 1 / beta, n))
+    now = np.zeros(n)
+    x, last, future = np.zeros(n), np.zeros(n), np.zeros(n)
+    going = np.ones(n, bool)
+    while going.any():
+        now = now + rng.exponential(1 / lam)
+        going = going & (now <= np.minimum(death, T + t))
+        cal = going & (now <= T)
+        x[cal] += 1
+        last[cal] = now[cal]
+        future[going & (now > T)] += 1
+    return pd.DataFrame({"frequency": x, "recency": last, "T": T}), future
+
+
+@pytest.mark.parametrize(
+    ("model", "simulate", "truth"),
+    [
+        (BetaGeoModel, simulate_bgnbd, {"r": 0.6, "alpha": 5.0, "a": 0.8, "b": 3.0}),
+        (ParetoNBDModel, simulate_pareto, {"r": 0.6, "alpha": 5.0, "s": 0.7, "beta": 8.0}),
+    ],
+)
+def test_recovers_parameters_and_forecasts_the_holdout(model, simulate, truth) -> None:
+    X, future = simulate(20_000, seed=7)
+    fitted = model().fit(X)
+    for k, v in truth.items():
+        assert fitted.params_[k] == pytest.approx(v, rel=0.2), k
+    # forecasts vs what happened, by groups of customers (sampling error ~ 1 / sqrt(n))
+    expected = fitted.expected_purchases(30.0, X)
+    p_any = fitted.p_any_purchase(30.0, X)
+    assert expected.mean() == pytest.approx(future.mean(), rel=0.05)
+    assert p_any.mean() == pytest.approx((future > 0).mean(), abs=0.01)
+    for grp in (X.frequency == 0, X.frequency.between(1, 3), X.frequency > 3):
+        assert p_any[grp].mean() == pytest.approx((future[grp] > 0).mean(), abs=0.03)
+        assert expected[grp].mean() == pytest.approx(future[grp].mean(), rel=0.1)
+    alive = fitted.p_alive(X)
+    assert ((alive >= 0) & (alive <= 1)).all()
+    assert (p_any <= alive + 1e-12).all()
+
+
+def test_bad_input_names_the_row() -> None:
+    X = pd.DataFrame({"frequency": [1, 2], "recency": [3.0, 9.0], "T": [5.0, 8.0]})
+    with pytest.raises(ValueError, match=r"row 1: frequency=2\.0, recency=9\.0, T=8\.0"):
+        BetaGeoModel().fit(X)
+
+
+def test_gamma_gamma_shrinks_towards_population_mean() -> None:
+    rng = np.random.default_rng(3)
+    n = 50_000
+    nu = rng.gamma(4.0, 1 / 0.1, n)  # nu ~ Gamma(q=4, rate gamma=0.1)
+    x = rng.integers(1, 10, n).astype(float)
+    m = rng.gamma(5.0 * x, 1 / (nu * x))  # mean of x amounts ~ Gamma(p=5, rate nu)
+    gg = GammaGammaModel().fit(pd.DataFrame({"frequency": x, "monetary_value": m}))
+    for k, v in {"p": 5.0, "q": 4.0, "v": 0.1}.items():
+        assert gg.params_[k] == pytest.approx(v, rel=0.05), k
+    spend = gg.expected_spend(
+        pd.DataFrame({"frequency": [1.0, 50.0, 0.0], "monetary_value": [500.0, 500.0, 0.0]})
+    )
+    pop = gg.params_["p"] * gg.params_["v"] / (gg.params_["q"] - 1)
+    assert pop < spend[0] < spend[1] < 500  # one purchase shrinks more than fifty
+    assert spend[2] == pytest.approx(pop)
