@@ -10,7 +10,7 @@ export BENTOML_DO_NOT_TRACK := true
 export MLFLOW_ENABLE_TELEMETRY := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint typecheck pytest clean install
+.PHONY: demo test lint typecheck pytest clean install bench bench-100m
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +34,15 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest
+
+# benchmarks (not part of the tests): figures go to bench/results/*.json and the README
+bench: $(STAMP)
+	$(BIN)/python bench/snapshot.py --rows 1M,10M
+	$(BIN)/python bench/btyd.py
+
+bench-100m: $(STAMP)
+	$(BIN)/python bench/snapshot.py --rows 100M --memory-limit 4GB --no-pandas \
+		--out bench/results/snapshot_100m.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

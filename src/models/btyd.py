@@ -72,6 +72,15 @@ def _fit(
     return best
 
 
+def _distinct(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> tuple[Arrays, np.ndarray]:
+    """The distinct (x, t_x, T) rows and how many customers share each: the likelihood is a
+    sum over customers, so it is evaluated once per distinct row, weighted."""
+    counts = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).value_counts(sort=False)
+    rows = counts.index.to_frame(index=False)
+    arrays = (rows["x"].to_numpy(float), rows["t_x"].to_numpy(float), rows["T"].to_numpy(float))
+    return arrays, counts.to_numpy(float)
+
+
 class _CountModel(BaseEstimator):
     """Shared: time scaling (fits on T / scale so that starts suit any unit), summary."""
 
@@ -103,9 +112,15 @@ class BetaGeoModel(_CountModel):
         self.penalizer = penalizer
 
     @staticmethod
-    def _terms(p: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> dict[str, Any]:
+    def _terms(
+        p: np.ndarray,
+        x: np.ndarray,
+        t_x: np.ndarray,
+        T: np.ndarray,
+        counts: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> dict[str, Any]:
         r, alpha, a, b = p
-        ux, inv = np.unique(x, return_inverse=True)
+        ux, inv = counts if counts is not None else np.unique(x, return_inverse=True)
         pos = x > 0
         log_at = np.log(alpha + T)
         log_atx = np.log(alpha + t_x)
@@ -122,10 +137,18 @@ class BetaGeoModel(_CountModel):
         return {"ux": ux, "inv": inv, "pos": pos, "log_at": log_at, "log_atx": log_atx,
                 "u": u, "v": v, "ll": a1 + a2 + np.logaddexp(u, v)}  # fmt: skip
 
-    def _nll(self, logp: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> Any:
+    def _nll(
+        self,
+        logp: np.ndarray,
+        x: np.ndarray,
+        t_x: np.ndarray,
+        T: np.ndarray,
+        n: np.ndarray,
+        counts: tuple[np.ndarray, np.ndarray],
+    ) -> Any:
         p = np.exp(logp)
         r, alpha, a, b = p
-        k = self._terms(p, x, t_x, T)
+        k = self._terms(p, x, t_x, T, counts)
         ux, inv, pos = k["ux"], k["inv"], k["pos"]
         w = np.zeros_like(x)
         w[pos] = special.expit(k["v"][pos] - k["u"][pos])  # share of the "dropped out" branch
@@ -136,16 +159,18 @@ class BetaGeoModel(_CountModel):
         d_a = (dg(a + b) - dg(a + b + ux))[inv] + w / a
         d_b = (dg(a + b) + dg(b + ux) - dg(b) - dg(a + b + ux))[inv]
         d_b[pos] -= w[pos] / (b + x[pos] - 1)
-        grad = np.array([d_r.sum(), d_alpha.sum(), d_a.sum(), d_b.sum()]) * p
-        n = len(x)
-        nll = -k["ll"].sum() / n + self.penalizer * np.sum(logp**2)
-        return nll, -grad / n + 2 * self.penalizer * logp
+        grad = np.array([n @ d_r, n @ d_alpha, n @ d_a, n @ d_b]) * p
+        total = n.sum()
+        nll = -(n @ k["ll"]) / total + self.penalizer * np.sum(logp**2)
+        return nll, -grad / total + 2 * self.penalizer * logp
 
     def fit(self, X: pd.DataFrame | np.ndarray, y: None = None) -> BetaGeoModel:
         """Fit on (frequency, recency, T) by maximum likelihood."""
         (x, t_x, T), scale = self._scaled(X)
+        (x, t_x, T), n = _distinct(x, t_x, T)
         start = np.log([1.0, 1.0, 1.0, 1.0])
-        res = _fit(lambda lp: self._nll(lp, x, t_x, T), start, jac=True)
+        counts = np.unique(x, return_inverse=True)  # purchase-count terms: once per count
+        res = _fit(lambda lp: self._nll(lp, x, t_x, T, n, counts), start, jac=True)
         r, alpha, a, b = np.exp(res.x)
         self.params_ = {"r": float(r), "alpha": float(alpha * scale), "a": float(a), "b": float(b)}
         self.log_likelihood_ = self._log_likelihood(X)
@@ -247,8 +272,7 @@ class ParetoNBDModel(_CountModel):
                 len(x), self.max_customers, replace=False
             )
             x, t_x, T = x[idx], t_x[idx], T[idx]
-        rows, weight = np.unique(np.column_stack([x, t_x, T]), axis=0, return_counts=True)
-        xs, txs, Ts = rows.T
+        (xs, txs, Ts), weight = _distinct(x, t_x, T)
         n = weight.sum()
 
         def nll(lp: np.ndarray) -> float:
