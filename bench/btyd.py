@@ -19,24 +19,16 @@ import numpy as np
 import pandas as pd
 
 from customer_ml.models import BetaGeoModel
+from customer_ml.models.simulate import simulate_bgnbd
 
 TRUTH = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 
 
 def simulate(n: int, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    lam = rng.gamma(TRUTH["r"], 1 / TRUTH["alpha"], n)
-    p = rng.beta(TRUTH["a"], TRUTH["b"], n)
-    T = np.round(rng.uniform(39, 78, n) * 7) / 7  # whole days, in weeks
-    now, x, last = np.zeros(n), np.zeros(n), np.zeros(n)
-    alive = np.ones(n, bool)
-    while alive.any():
-        now = now + rng.exponential(1 / lam)
-        alive &= now <= T
-        x[alive] += 1
-        last[alive] = np.floor(now[alive] * 7) / 7
-        alive &= rng.random(n) > p
-    return pd.DataFrame({"frequency": x, "recency": last, "T": T})
+    """BG/NBD customers observed 39 to 78 weeks, times rounded to whole days (in weeks)."""
+    T = np.round(np.random.default_rng(seed).uniform(39, 78, n) * 7) / 7
+    X, _ = simulate_bgnbd(n, params=tuple(TRUTH.values()), T=T, t=0.0, seed=seed)  # type: ignore[arg-type]
+    return X.assign(recency=np.floor(X["recency"] * 7) / 7)
 
 
 def main() -> None:

@@ -64,10 +64,10 @@ def prepare_history(data: Dataset) -> str:
         for c in ("amount", "quantity", "order_id", "product_id", "category", "channel")
         if c in cols
     ]
+    opens = f"NOT is_return AND lag({unit}) OVER wp IS DISTINCT FROM {unit}"
     derived = [
-        f"NOT is_return AND lag({unit}) OVER wp IS DISTINCT FROM {unit} AS new_purchase",
-        f"CASE WHEN NOT is_return AND lag({unit}) OVER wp IS DISTINCT FROM {unit} "
-        "THEN day - lag(day) OVER wp END AS gap",
+        f"{opens} AS new_purchase",
+        f"CASE WHEN {opens} THEN day - lag(day) OVER wp END AS gap",
         f"NOT is_return AND {unit} = first_value({unit}) OVER wp AS first_purchase",
     ]
     if "amount" in cols:

@@ -78,17 +78,18 @@ def _behaviour_sql(
     amt = "amount" in cols
     n = "count(*) FILTER (WHERE new_purchase)"
     ipt_mean = "sum(gap) / nullif(count(gap), 0)"
+    last, first = "max(day) FILTER (WHERE NOT is_return)", "min(day) FILTER (WHERE NOT is_return)"
     parts = [
         f"{n} AS n_purchases",
         f"{n} - 1 AS frequency",
-        f"{d} - max(day) FILTER (WHERE NOT is_return) AS recency_days",
-        f"{d} - min(day) FILTER (WHERE NOT is_return) AS T",
-        "max(day) FILTER (WHERE NOT is_return) - min(day) FILTER (WHERE NOT is_return) AS recency",
+        f"{d} - {last} AS recency_days",
+        f"{d} - {first} AS T",
+        f"{last} - {first} AS recency",
         f"{ipt_mean} AS ipt_mean_days",
         "CASE WHEN count(gap) > 1 THEN sqrt(greatest(sum(gap * gap) - sum(gap) ^ 2 / count(gap),"
         " 0) / (count(gap) - 1)) END AS ipt_std_days",
         "arg_max(gap, ts) FILTER (WHERE gap IS NOT NULL) AS last_gap_days",
-        f"({d} - max(day) FILTER (WHERE NOT is_return)) / nullif({ipt_mean}, 0) AS gap_ratio",
+        f"({d} - {last}) / nullif({ipt_mean}, 0) AS gap_ratio",
     ]
     if amt:
         spent = "sum(amount) FILTER (WHERE NOT is_return)"

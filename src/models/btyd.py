@@ -81,21 +81,28 @@ def _distinct(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> tuple[Arrays, np
     return arrays, counts.to_numpy(float)
 
 
-class _CountModel(BaseEstimator):
-    """Shared: time scaling (fits on T / scale so that starts suit any unit), summary."""
+class _Fitted(BaseEstimator):
+    """Shared: the fitted parameters, as an array in a given order and as a table."""
 
     params_: dict[str, float]
     log_likelihood_: float
-    _scale_param = "alpha"
+
+    def _params(self, *names: str) -> np.ndarray:
+        check_is_fitted(self, "params_")
+        return np.array([self.params_[k] for k in names])
+
+    def summary(self) -> pd.DataFrame:
+        check_is_fitted(self, "params_")
+        return pd.DataFrame({"estimate": self.params_}).rename_axis("parameter")
+
+
+class _CountModel(_Fitted):
+    """Shared: time scaling (fits on T / scale so that starts suit any unit)."""
 
     def _scaled(self, X: pd.DataFrame | np.ndarray) -> tuple[Arrays, float]:
         x, t_x, T = btyd_arrays(X)
         scale = float(np.mean(T)) or 1.0
         return (x, t_x / scale, T / scale), scale
-
-    def summary(self) -> pd.DataFrame:
-        check_is_fitted(self, "params_")
-        return pd.DataFrame({"estimate": self.params_}).rename_axis("parameter")
 
 
 class BetaGeoModel(_CountModel):
@@ -173,19 +180,15 @@ class BetaGeoModel(_CountModel):
         res = _fit(lambda lp: self._nll(lp, x, t_x, T, n, counts), start, jac=True)
         r, alpha, a, b = np.exp(res.x)
         self.params_ = {"r": float(r), "alpha": float(alpha * scale), "a": float(a), "b": float(b)}
-        self.log_likelihood_ = self._log_likelihood(X)
+        # in the data's own time unit (scaling time shifts the log-likelihood)
+        ll = self._terms(self._params("r", "alpha", "a", "b"), x, t_x * scale, T * scale, counts)
+        self.log_likelihood_ = float(n @ ll["ll"])
         self.converged_ = bool(res.success)
         return self
 
-    def _log_likelihood(self, X: pd.DataFrame | np.ndarray) -> float:
-        x, t_x, T = btyd_arrays(X)
-        p = np.array([self.params_[k] for k in ("r", "alpha", "a", "b")])
-        return float(self._terms(p, x, t_x, T)["ll"].sum())
-
     def _posterior(self, X: pd.DataFrame | np.ndarray) -> tuple[Arrays, np.ndarray]:
-        check_is_fitted(self, "params_")
         x, t_x, T = btyd_arrays(X)
-        r, alpha, a, b = (self.params_[k] for k in ("r", "alpha", "a", "b"))
+        r, alpha, a, b = self._params("r", "alpha", "a", "b")
         odds = np.zeros_like(x)
         pos = x > 0
         odds[pos] = np.exp(
@@ -202,7 +205,7 @@ class BetaGeoModel(_CountModel):
     def expected_purchases(self, t: float, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """E[purchases in (T, T + t] | frequency, recency, T]."""
         (x, _, T), alive = self._posterior(X)
-        r, alpha, a, b = (self.params_[k] for k in ("r", "alpha", "a", "b"))
+        r, alpha, a, b = self._params("r", "alpha", "a", "b")
         z = t / (alpha + T + t)
         hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
         bracket = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp
@@ -289,15 +292,14 @@ class ParetoNBDModel(_CountModel):
             "s": float(s),
             "beta": float(beta * scale),
         }
-        self.log_likelihood_ = float(
-            self._ll(np.array([r, alpha * scale, s, beta * scale]), *btyd_arrays(X)).sum()
-        )
+        # on the customers fitted (all of them up to max_customers), in the data's time unit
+        ll = self._ll(self._p(), xs, txs * scale, Ts * scale)
+        self.log_likelihood_ = float(weight @ ll)
         self.converged_ = bool(res.success)
         return self
 
     def _p(self) -> np.ndarray:
-        check_is_fitted(self, "params_")
-        return np.array([self.params_[k] for k in ("r", "alpha", "s", "beta")])
+        return self._params("r", "alpha", "s", "beta")
 
     def p_alive(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """P(alive at T) = 1 / (1 + s/(r+s+x) (alpha+T)^(r+x) (beta+T)^s A_0)."""
@@ -342,7 +344,7 @@ class ParetoNBDModel(_CountModel):
         return alive * out
 
 
-class GammaGammaModel(BaseEstimator):
+class GammaGammaModel(_Fitted):
     """Gamma-Gamma spend model: purchase amounts ~ Gamma(p, nu), nu ~ Gamma(q, gamma).
 
     Fit on customers with at least one repeat purchase: `frequency` (repeat purchases) and
@@ -398,12 +400,7 @@ class GammaGammaModel(BaseEstimator):
     def expected_spend(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """E[amount per purchase | history]; the population mean for customers without
         repeat purchases."""
-        check_is_fitted(self, "params_")
+        pp, q, g = self._params("p", "q", "v")
         x, m = self._arrays(X)
-        pp, q, g = (self.params_[k] for k in ("p", "q", "v"))
         m = np.where((x > 0) & np.isfinite(m) & (m > 0), m, 0.0)
         return pp * (g + x * m) / (pp * x + q - 1)
-
-    def summary(self) -> pd.DataFrame:
-        check_is_fitted(self, "params_")
-        return pd.DataFrame({"estimate": self.params_}).rename_axis("parameter")

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from customer_ml.models import BetaGeoModel, GammaGammaModel, ParetoNBDModel
+from customer_ml.models.simulate import simulate_bgnbd, simulate_pareto
 from tests.conftest import cdnow_sample_snapshot
 
 
@@ -64,49 +65,6 @@ def test_fit_is_unit_free() -> None:
     assert days.params_["alpha"] == pytest.approx(7 * weeks.params_["alpha"], rel=1e-4)
     for k in ("r", "a", "b"):
         assert days.params_[k] == pytest.approx(weeks.params_[k], rel=1e-4)
-
-
-def simulate_bgnbd(
-    n: int, seed: int, params=(0.6, 5.0, 0.8, 3.0), T: float = 40.0, t: float = 30.0
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Customers born at 0 with purchases from BG/NBD; (summary at T, purchases in (T, T+t])."""
-    rng = np.random.default_rng(seed)
-    r, alpha, a, b = params
-    lam = rng.gamma(r, 1 / alpha, n)
-    p = rng.beta(a, b, n)
-    now = np.zeros(n)
-    alive = np.ones(n, bool)
-    x, last, future = np.zeros(n), np.zeros(n), np.zeros(n)
-    while alive.any():
-        now = now + rng.exponential(1 / lam)
-        going = alive & (now <= T + t)
-        cal = going & (now <= T)
-        x[cal] += 1
-        last[cal] = now[cal]
-        future[going & (now > T)] += 1
-        alive = going & (rng.random(n) > p)  # after a purchase, drop out with p
-    return pd.DataFrame({"frequency": x, "recency": last, "T": T}), future
-
-
-def simulate_pareto(
-    n: int, seed: int, params=(0.6, 5.0, 0.7, 8.0), T: float = 40.0, t: float = 30.0
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Customers born at 0 from Pareto/NBD; (summary at T, purchases in (T, T+t])."""
-    rng = np.random.default_rng(seed)
-    r, alpha, s, beta = params
-    lam = rng.gamma(r, 1 / alpha, n)
-    death = rng.exponential(1 / rng.gamma(s, 1 / beta, n))
-    now = np.zeros(n)
-    x, last, future = np.zeros(n), np.zeros(n), np.zeros(n)
-    going = np.ones(n, bool)
-    while going.any():
-        now = now + rng.exponential(1 / lam)
-        going = going & (now <= np.minimum(death, T + t))
-        cal = going & (now <= T)
-        x[cal] += 1
-        last[cal] = now[cal]
-        future[going & (now > T)] += 1
-    return pd.DataFrame({"frequency": x, "recency": last, "T": T}), future
 
 
 @pytest.mark.parametrize(
