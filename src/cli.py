@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import os
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -22,6 +25,8 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Generate and check data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+models_app = typer.Typer(help="The model registry: list and promote.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -139,6 +144,145 @@ def features(
         f"{len(frame):,} customers x {frame.shape[1] - 2} features and tags as of {day} "
         f"(from {data.cleaning.rows_kept:,} transaction rows) -> {out}"
     )
+
+
+AsOfOpt = Annotated[
+    str | None, typer.Option("--as-of", help="YYYY-MM-DD; default: config, else last day")
+]
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar driven by the library's (what, done, total) callbacks; MLflow's own
+    logging is kept to errors."""
+    from rich.progress import Progress
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="mlflow")
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=1)
+
+        def update(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=max(total, 1))
+
+        yield update
+
+
+def _print_backtest(bt: Any, title: str) -> None:
+    from rich.table import Table
+
+    t = bt.table()
+    n = bt.per_origin.groupby("origin")["n"].first()
+    sizes = ", ".join(f"{int(v):,}" for v in n)
+    table = Table(title=f"{title}; customers per origin {sizes}", title_justify="left")
+    table.add_column("candidate", no_wrap=True)
+    for c in t.columns:
+        table.add_column(str(c), justify="right")
+    for name, row in t.iterrows():
+        table.add_row(str(name), *(str(v) for v in row))
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def evaluate(
+    config: ConfigOpt,
+    as_of: AsOfOpt = None,
+    out: Annotated[
+        Path | None, typer.Option(help="JSON report; default: <paths.out>/baselines.json")
+    ] = None,
+) -> None:
+    """Backtest every baseline (churn and LTV) on rolling origins; print and write the report."""
+    from customer_ml.data.load import load_data
+    from customer_ml.train.jobs import evaluate_baselines
+
+    cfg = load_config(config)
+    target = out or cfg.paths.out / "baselines.json"
+    with _progress() as progress:
+        ev = evaluate_baselines(load_data(cfg), cfg, as_of=as_of, out=target, progress=progress)
+    for task, bt in ev.backtests.items():
+        origins = ", ".join(str(o) for o in bt.origins)
+        _print_backtest(bt, f"{task}: baselines as of {ev.as_of} (origins {origins})")
+    console.print(f"report -> {target}")
+
+
+@app.command()
+@user_errors
+def train(
+    task: Annotated[str, typer.Argument(help="churn, ltv or all")],
+    config: ConfigOpt,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Backtest the candidates, fit the best, log it to MLflow and register it as challenger."""
+    from customer_ml.data.load import load_data
+    from customer_ml.train.jobs import TASKS, prepare_frames, resolve_as_of, train_task
+
+    tasks = TASKS if task == "all" else (task,)
+    if any(t not in TASKS for t in tasks):
+        raise typer.BadParameter(
+            f"task must be one of {', '.join(TASKS)} or all", param_hint="TASK"
+        )
+    cfg = load_config(config)
+    data = load_data(cfg)
+    day = resolve_as_of(data, cfg, as_of)
+    with _progress() as progress:
+        frames = prepare_frames(data, cfg, as_of=day, progress=progress)
+        results = [
+            train_task(data, cfg, task=t, as_of=day, frames=frames, progress=progress)
+            for t in tasks
+        ]
+    for r in results:
+        _print_backtest(r.backtest, f"{r.task} as of {r.as_of}: chosen {r.chosen}")
+        console.print(f"registered {cfg.project_name}-{r.task} v{r.version} as challenger")
+
+
+@models_app.command("list")
+@user_errors
+def models_list(config: ConfigOpt) -> None:
+    """Registered models of the config's project: versions, aliases, headline metrics."""
+    from rich.table import Table
+
+    from customer_ml.tracking.registry import list_versions
+    from customer_ml.tracking.store import open_store
+
+    cfg = load_config(config)
+    df = list_versions(open_store(cfg.paths.mlruns), prefix=f"{cfg.project_name}-")
+    if df.empty:
+        console.print(f"no registered models for project {cfg.project_name}")
+        return
+    table = Table()
+    for c in ("model", "version", "aliases", "candidate", "metric", "value", "95% CI", "as_of"):
+        table.add_column(c, no_wrap=c in ("model", "aliases", "candidate", "as_of"))
+    for r in df.itertuples():
+        table.add_row(
+            r.model,
+            str(r.version),
+            r.aliases,
+            r.candidate,
+            r.metric,
+            f"{r.value:.4f}",
+            f"[{r.ci_low:.4f}, {r.ci_high:.4f}]",
+            r.as_of,
+        )
+    console.print(table)
+
+
+@models_app.command("promote")
+@user_errors
+def models_promote(
+    task: Annotated[str, typer.Argument(help="churn, ltv or segments")],
+    config: ConfigOpt,
+    force: Annotated[bool, typer.Option(help="Promote even if worse (recorded).")] = False,
+) -> None:
+    """Move `champion` to the challenger if it is at least as good on the same backtest."""
+    from customer_ml.tracking.registry import promote
+    from customer_ml.tracking.store import model_name, open_store
+
+    cfg = load_config(config)
+    result = promote(open_store(cfg.paths.mlruns), model_name(cfg.project_name, task), force=force)
+    console.print(result.message)
+    if not result.promoted:
+        raise typer.Exit(1)
 
 
 def _last_day(data: Any) -> str:

@@ -244,8 +244,23 @@ class TagsConfig(Strict):
     )
 
 
+class BacktestConfig(Strict):
+    """Rolling origins as_of - k * horizon (k = 1..n_origins); each trains on labelled
+    snapshots at the `n_train_cutoffs` cutoffs whose label windows end by the origin."""
+
+    n_origins: int = Field(2, ge=1)
+    n_train_cutoffs: int = Field(3, ge=1)
+    n_boot: int = Field(200, ge=0, description="bootstrap resamples for confidence intervals")
+
+
 class Config(Strict):
     data: DataConfig
+    project: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="names the MLflow experiments and registered models (default: config "
+        "file name)",
+    )
     cleaning: CleaningConfig = CleaningConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     as_of: dt.date | None = Field(None, description="default: the last transaction date")
@@ -254,7 +269,14 @@ class Config(Strict):
     features: FeaturesConfig = FeaturesConfig()
     tags: TagsConfig = TagsConfig()
     paths: PathsConfig = PathsConfig()
+    backtest: BacktestConfig = BacktestConfig()
     source: Path | None = Field(None, description="the file this config was read from")
+
+    @property
+    def project_name(self) -> str:
+        if self.project:
+            return self.project
+        return self.source.stem if self.source else "demo"
 
 
 def _format_errors(err: ValidationError) -> str:

@@ -93,7 +93,7 @@ def load_data(config: Config, *, con: duckdb.DuckDBPyConnection | None = None) -
         return from_frames(
             syn.transactions,
             syn.customers,
-            syn.events,
+            syn.events if len(syn.events) else None,
             con=con,
             cleaning=config.cleaning,
             privacy=config.privacy,

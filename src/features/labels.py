@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pandas as pd
 
@@ -13,7 +14,13 @@ from customer_ml.features.history import prepare_history
 from customer_ml.features.snapshot import build_snapshot, top_values
 from customer_ml.features.timing import cutoff
 
-__all__ = ["build_labels", "build_training_frame", "contractual_labels"]
+__all__ = [
+    "build_labels",
+    "build_training_frame",
+    "contractual_labels",
+    "feature_schema",
+    "labelled_snapshot",
+]
 
 
 def build_labels(
@@ -63,6 +70,42 @@ def contractual_labels(data: Dataset) -> pd.DataFrame:
     return data.con.execute("SELECT customer_id, churned FROM customers ORDER BY customer_id").df()
 
 
+def feature_schema(
+    data: Dataset, *, as_of: str | dt.date | pd.Timestamp, config: FeaturesConfig
+) -> dict[str, Any]:
+    """The category, channel and event-type columns, fixed from data up to `as_of`, so that
+    snapshots at later cutoffs share one schema (pass as keywords to `build_snapshot`)."""
+    first = cutoff(as_of)
+    cols = set(data.tx_columns)
+    return {
+        "categories": top_values(data, "transactions", "category", first, config.top_categories)
+        if "category" in cols
+        else [],
+        "channels": top_values(data, "transactions", "channel", first, 10)
+        if "channel" in cols
+        else [],
+        "event_types": top_values(data, "events", "event_type", first, 10)
+        if data.has_events
+        else None,
+    }
+
+
+def labelled_snapshot(
+    data: Dataset,
+    *,
+    as_of: str | dt.date | pd.Timestamp,
+    horizon_days: int,
+    config: FeaturesConfig,
+    schema: dict[str, Any],
+) -> pd.DataFrame:
+    """The snapshot as of `as_of` with its labels and an ``as_of`` column (second)."""
+    snap = build_snapshot(data, as_of=as_of, config=config, **schema)
+    lab = build_labels(data, as_of=as_of, horizon_days=horizon_days)
+    frame = snap.merge(lab, on="customer_id", how="left", validate="one_to_one")
+    frame.insert(1, "as_of", pd.Timestamp(cutoff(as_of).day))
+    return frame
+
+
 def build_training_frame(
     data: Dataset,
     *,
@@ -86,24 +129,9 @@ def build_training_frame(
     if not cuts:
         raise DataError("no cutoff leaves a full label window before as_of")
     cfg = config or FeaturesConfig()
-    first = cutoff(cuts[0])
-    cols = set(data.tx_columns)
-    fixed = {
-        "categories": top_values(data, "transactions", "category", first, cfg.top_categories)
-        if "category" in cols
-        else [],
-        "channels": top_values(data, "transactions", "channel", first, 10)
-        if "channel" in cols
-        else [],
-        "event_types": top_values(data, "events", "event_type", first, 10)
-        if data.has_events
-        else None,
-    }
-    frames = []
-    for d in cuts:
-        snap = build_snapshot(data, as_of=d, config=cfg, **fixed)
-        lab = build_labels(data, as_of=d, horizon_days=horizon_days)
-        frame = snap.merge(lab, on="customer_id", how="left", validate="one_to_one")
-        frame.insert(1, "as_of", pd.Timestamp(d))
-        frames.append(frame)
+    schema = feature_schema(data, as_of=cuts[0], config=cfg)
+    frames = [
+        labelled_snapshot(data, as_of=d, horizon_days=horizon_days, config=cfg, schema=schema)
+        for d in cuts
+    ]
     return pd.concat(frames, ignore_index=True)

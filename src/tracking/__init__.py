@@ -1,0 +1,1 @@
+"""MLflow access shared by training and scoring: the store, logged scorers, the registry."""

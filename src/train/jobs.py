@@ -1,0 +1,284 @@
+"""Training jobs: backtest the candidates of a task, fit the best, log and register it.
+
+`train_task` is what `customer-ml train` and `evaluate` run; notebooks call it directly.
+Everything uses rows with ts <= as_of only: the final model learns from labelled snapshots
+whose label windows end by as_of, and each backtest origin from those ending by the origin.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from matplotlib import pyplot as plt
+from sklearn.base import clone
+
+from customer_ml.config import Config
+from customer_ml.data.dataset import Dataset
+from customer_ml.data.io import DataError
+from customer_ml.features.timing import cutoff
+from customer_ml.models.scorers import Scorer, from_spec
+from customer_ml.tracking.pyfunc import ScorerModel, log_scorer
+from customer_ml.tracking.registry import champion_spec, register_challenger
+from customer_ml.tracking.store import data_fingerprint, experiment_id, model_name, open_store
+from customer_ml.train.backtest import (
+    Backtest,
+    Frames,
+    Progress,
+    build_frames,
+    origins,
+    run_backtest,
+    target,
+    training_cutoffs,
+)
+from customer_ml.train.candidates import baselines
+from customer_ml.train.plots import backtest_figures
+
+__all__ = [
+    "TASKS",
+    "Evaluation",
+    "TaskResult",
+    "evaluate_baselines",
+    "prepare_frames",
+    "resolve_as_of",
+    "train_task",
+]
+
+TASKS = ("churn", "ltv")
+
+
+def resolve_as_of(data: Dataset, config: Config, as_of: str | dt.date | None) -> dt.date:
+    """The given date, else the config's, else the day of the last transaction."""
+    if as_of is not None:
+        return cutoff(as_of).day
+    if config.as_of is not None:
+        return config.as_of
+    span = data.date_range()
+    if span is None:
+        raise DataError("no transactions: as_of cannot default to the last transaction date")
+    return span[1].date()
+
+
+def prepare_frames(
+    data: Dataset, config: Config, *, as_of: dt.date, progress: Progress | None = None
+) -> Frames:
+    """Every labelled snapshot the backtest and the final fit need, built once."""
+    h, b = config.horizon_days, config.backtest
+    cuts = set(training_cutoffs(as_of, horizon_days=h, n=b.n_train_cutoffs))
+    for o in origins(as_of, horizon_days=h, n=b.n_origins):
+        cuts |= {o, *training_cutoffs(o, horizon_days=h, n=b.n_train_cutoffs)}
+    return build_frames(data, cuts, horizon_days=h, config=config, progress=progress)
+
+
+@dataclass
+class TaskResult:
+    task: str
+    as_of: dt.date
+    backtest: Backtest
+    chosen: str
+    model: ScorerModel
+    run_id: str | None = None
+    version: str | None = None
+
+
+def _final_fit(
+    frames: Frames, scorer: Scorer, *, task: str, as_of: dt.date, config: Config
+) -> tuple[Scorer, pd.DataFrame]:
+    cuts = training_cutoffs(
+        as_of, horizon_days=config.horizon_days, n=config.backtest.n_train_cutoffs
+    )
+    cuts = [c for c in cuts if c in frames.by_cutoff]
+    if not cuts:
+        raise DataError(f"no labelled snapshot ends by {as_of}: the data is too short")
+    train = pd.concat([frames.by_cutoff[c] for c in cuts], ignore_index=True)
+    return clone(scorer).fit(train, target(train, task)), train
+
+
+def _log_run(
+    result: TaskResult, *, config: Config, fingerprint: dict[str, Any], train: pd.DataFrame
+) -> str:
+    bt = result.backtest
+    mlflow.log_params(
+        {
+            "task": result.task,
+            "as_of": result.as_of.isoformat(),
+            "horizon_days": config.horizon_days,
+            "origins": ",".join(str(o) for o in bt.origins),
+            "n_train_cutoffs": config.backtest.n_train_cutoffs,
+            "chosen": result.chosen,
+            "candidates": ",".join(bt.ranking()),
+        }
+    )
+    mlflow.set_tags(
+        {"task": result.task, "data.hash": fingerprint.get("transactions", {}).get("hash", "")}
+    )
+    mlflow.log_dict(config.model_dump(mode="json"), "config.json")
+    mlflow.log_dict(fingerprint, "data_fingerprint.json")
+    mlflow.log_dict(bt.to_dict(), "backtest.json")
+    metrics = {}
+    for r in bt.summary.itertuples():
+        metrics[f"{r.candidate}.{r.metric}"] = r.estimate
+        if pd.notna(r.ci_low):
+            metrics[f"{r.candidate}.{r.metric}_ci_low"] = r.ci_low
+            metrics[f"{r.candidate}.{r.metric}_ci_high"] = r.ci_high
+        if r.candidate == result.chosen:
+            metrics[str(r.metric)] = r.estimate
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items() if pd.notna(v)})
+    metric_cols = [c for c in bt.per_origin.columns if c not in ("candidate", "origin")]
+    for k, o in enumerate(bt.origins):
+        rows = bt.per_origin[bt.per_origin["origin"] == o]
+        mlflow.log_metrics(
+            {
+                f"origin.{r['candidate']}.{m}": float(r[m])
+                for _, r in rows.iterrows()
+                for m in metric_cols
+                if pd.notna(r[m])
+            },
+            step=k,
+        )
+    for fname, fig in backtest_figures(bt).items():
+        mlflow.log_figure(fig, f"plots/{fname}")
+        plt.close(fig)
+    info = log_scorer(result.model, frame=train)
+    return info.model_uri
+
+
+def train_task(
+    data: Dataset,
+    config: Config,
+    *,
+    task: str,
+    as_of: str | dt.date | None = None,
+    candidates: dict[str, Scorer] | None = None,
+    frames: Frames | None = None,
+    register: bool = True,
+    log: bool = True,
+    progress: Progress | None = None,
+) -> TaskResult:
+    """Backtest `candidates` (default: the baselines) on rolling origins before `as_of`, fit
+    the best on the labelled snapshots ending by `as_of`, log the run to MLflow and register
+    it as the `challenger` of <project>-<task>.
+
+    The current champion, if any, is re-scored on the same backtest so that the promotion
+    gate compares like with like (its score is stored on the new version).
+    """
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    day = resolve_as_of(data, config, as_of)
+    frames = frames or prepare_frames(data, config, as_of=day, progress=progress)
+    cands = dict(
+        candidates or baselines(task, has_amount=data.has_amount, horizon_days=config.horizon_days)
+    )
+    client = open_store(config.paths.mlruns) if log else None
+    name = model_name(config.project_name, task)
+    champ = champion_spec(client, name) if client is not None and register else None
+    champ_key = None
+    if champ is not None:
+        specs = {k: json.dumps(v.spec(), sort_keys=True) for k, v in cands.items()}
+        same = [k for k, s in specs.items() if s == json.dumps(champ[1], sort_keys=True)]
+        if same:
+            champ_key = same[0]
+        else:
+            try:
+                cands["champion"] = from_spec(champ[1])
+                champ_key = "champion"
+            except (ValueError, TypeError):
+                champ_key = None  # an unknown scorer class: the gate will ask for --force
+    bt = run_backtest(
+        frames.by_cutoff,
+        task=task,
+        candidates=cands,
+        origin_list=origins(day, horizon_days=config.horizon_days, n=config.backtest.n_origins),
+        horizon_days=config.horizon_days,
+        n_train_cutoffs=config.backtest.n_train_cutoffs,
+        n_boot=config.backtest.n_boot,
+        seed=config.seed,
+        progress=progress,
+    )
+    chosen = next(c for c in bt.ranking() if c != "champion")
+    scorer, train = _final_fit(frames, cands[chosen], task=task, as_of=day, config=config)
+    model = ScorerModel(scorer, task=task, horizon_days=config.horizon_days, schema=frames.schema)
+    result = TaskResult(task, day, bt, chosen, model)
+    if client is None:
+        return result
+    exp = experiment_id(client, name, config.paths.mlruns)
+    with mlflow.start_run(experiment_id=exp, run_name=f"{task} as of {day}") as run:
+        model_uri = _log_run(result, config=config, fingerprint=data_fingerprint(data), train=train)
+        result.run_id = run.info.run_id
+    if register:
+        s = bt.summary
+        row = s[(s["candidate"] == chosen) & (s["metric"] == bt.primary)].iloc[0]
+        tags = {
+            "task": task,
+            "candidate": chosen,
+            "spec": json.dumps(scorer.spec()),
+            "primary_metric": bt.primary,
+            "metric_value": f"{row['estimate']:.6f}",
+            "ci_low": f"{row['ci_low']:.6f}",
+            "ci_high": f"{row['ci_high']:.6f}",
+            "backtest_key": bt.key,
+            "as_of": day.isoformat(),
+        }
+        if champ is not None and champ_key is not None:
+            tags["champion_version"] = champ[0]
+            tags["champion_metric"] = f"{bt.score(champ_key):.6f}"
+        result.version = register_challenger(
+            client, name, model_uri=model_uri, run_id=result.run_id, tags=tags
+        )
+    return result
+
+
+@dataclass
+class Evaluation:
+    as_of: dt.date
+    backtests: dict[str, Backtest]
+    report: dict[str, Any]  # what is written as JSON
+
+
+def evaluate_baselines(
+    data: Dataset,
+    config: Config,
+    *,
+    as_of: str | dt.date | None = None,
+    out: Path | None = None,
+    log: bool = True,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """The baseline report: every baseline of every task backtested, with CIs; logged to
+    MLflow (not registered) and written to `out` as JSON when given."""
+    day = resolve_as_of(data, config, as_of)
+    frames = prepare_frames(data, config, as_of=day, progress=progress)
+    report: dict[str, Any] = {
+        "as_of": day.isoformat(),
+        "horizon_days": config.horizon_days,
+        "data": {
+            k: {"rows": v["rows"], "customers": v["customers"]}
+            for k, v in data_fingerprint(data).items()
+        },
+        "tasks": {},
+    }
+    backtests: dict[str, Backtest] = {}
+    for task in TASKS:
+        res = train_task(
+            data,
+            config,
+            task=task,
+            as_of=day,
+            frames=frames,
+            register=False,
+            log=log,
+            progress=progress,
+        )
+        report["tasks"][task] = res.backtest.to_dict() | {"run_id": res.run_id}
+        backtests[task] = res.backtest
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(out.suffix + ".tmp")
+        tmp.write_text(json.dumps(report, indent=2, default=str))
+        tmp.replace(out)
+    return Evaluation(day, backtests, report)

@@ -1,0 +1,87 @@
+"""Backtest plots (PNG via matplotlib's Agg backend): gains, calibration, LTV deciles."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from customer_ml.models.metrics import calibration_bins, decile_table
+from customer_ml.train.backtest import Backtest
+
+__all__ = ["backtest_figures"]
+
+
+def _gains(bt: Backtest) -> Figure:
+    """Share of churners (or of future revenue) found in the top x % by score, last origin."""
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    last = bt.origins[-1]
+    for name in bt.ranking():
+        d = bt.predictions[name]
+        d = d[d["origin"] == last]
+        y = d["y"].to_numpy(float)[np.argsort(-d["p"].to_numpy(float), kind="stable")]
+        ax.plot(
+            np.linspace(0, 1, len(y) + 1),
+            np.r_[0, np.cumsum(y)] / max(y.sum(), 1e-12),
+            label=f"{name} ({bt.score(name):.3f})",
+        )
+    ax.plot([0, 1], [0, 1], color="grey", ls=":", label="random")
+    what = "churners" if bt.task == "churn" else "future revenue"
+    ax.set(
+        xlabel="customers, highest score first (share)",
+        ylabel=f"share of {what} found",
+        title=f"{bt.task}: gains at origin {last} ({bt.primary})",
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _calibration(bt: Backtest) -> Figure:
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name in bt.ranking():
+        d = bt.predictions[name]
+        c = calibration_bins(d["y"].to_numpy(), d["p"].to_numpy())
+        ax.plot(c["predicted"], c["observed"], marker="o", ms=3, label=name)
+    ax.plot([0, 1], [0, 1], color="grey", ls=":")
+    ax.set(
+        xlabel="predicted churn probability (decile mean)",
+        ylabel="observed churn rate",
+        title="churn calibration, all origins",
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _deciles(bt: Backtest) -> Figure:
+    best = bt.best()
+    d = bt.predictions[best]
+    t = decile_table(d["y"].to_numpy(), d["p"].to_numpy())
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    x = t["decile"].to_numpy()
+    ax.bar(x - 0.2, t["predicted"], width=0.4, label="predicted")
+    ax.bar(x + 0.2, t["actual"], width=0.4, label="actual")
+    ax.set(
+        xlabel="decile of the prediction (1 = highest)",
+        ylabel="mean value per customer",
+        title=f"LTV deciles: {best}, all origins",
+        xticks=x,
+    )
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def backtest_figures(bt: Backtest) -> dict[str, Figure]:
+    """{"gains.png", "calibration.png" (churn) or "deciles.png" (ltv)}; close them after use."""
+    figs = {"gains.png": _gains(bt)}
+    if bt.task == "churn":
+        figs["calibration.png"] = _calibration(bt)
+    else:
+        figs["deciles.png"] = _deciles(bt)
+    return figs
