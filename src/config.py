@@ -253,6 +253,14 @@ class BacktestConfig(Strict):
     n_boot: int = Field(200, ge=0, description="bootstrap resamples for confidence intervals")
 
 
+class TuningConfig(Strict):
+    """Optuna (TPE, seeded, median pruning) budgets per tuned model."""
+
+    n_trials: int = Field(20, ge=0, description="0 = no tuning: LightGBM defaults")
+    timeout_s: float = Field(120.0, gt=0, description="stop a study after this many seconds")
+    max_rounds: int = Field(1000, ge=10, description="boosting rounds, early-stopped")
+
+
 class Config(Strict):
     data: DataConfig
     project: str | None = Field(
@@ -270,6 +278,7 @@ class Config(Strict):
     tags: TagsConfig = TagsConfig()
     paths: PathsConfig = PathsConfig()
     backtest: BacktestConfig = BacktestConfig()
+    tuning: TuningConfig = TuningConfig()
     source: Path | None = Field(None, description="the file this config was read from")
 
     @property

@@ -141,8 +141,11 @@ SCORERS: dict[str, type[Scorer]] = {
 
 def from_spec(spec: dict[str, Any]) -> Scorer:
     """Rebuild an unfitted scorer from `Scorer.spec()` (e.g. read from the model registry)."""
-    cls = SCORERS.get(spec.get("class", ""))
+    from customer_ml.models.lgbm import LGBMChurnScorer, LGBMLTVScorer
+
+    known = {**SCORERS, "LGBMChurnScorer": LGBMChurnScorer, "LGBMLTVScorer": LGBMLTVScorer}
+    cls = known.get(spec.get("class", ""))
     if cls is None:
-        raise ValueError(f"unknown scorer class {spec.get('class')!r}; known: {sorted(SCORERS)}")
+        raise ValueError(f"unknown scorer class {spec.get('class')!r}; known: {sorted(known)}")
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["params"].items()}
     return cls(**params)

@@ -39,13 +39,14 @@ class ScorerModel(PythonModel):
 def input_example(
     frame: pd.DataFrame, columns: list[str], *, n: int = 5, seed: int = 0
 ) -> pd.DataFrame:
-    """Synthetic rows: each column drawn independently from its own quantiles, so no row is a
-    real customer's (and no identifier is included)."""
+    """Synthetic rows: each column drawn independently from its own quantiles, so no row is
+    a real customer's and no identifier is included. All float: the signature takes the
+    features as doubles (``frame[cols].astype(float)``), which also admits missing values."""
     rng = np.random.default_rng(seed)
     qs = rng.uniform(0.05, 0.95, size=(n, len(columns)))
     out = {}
     for j, c in enumerate(columns):
-        v = pd.to_numeric(frame[c], errors="coerce").dropna()
+        v = pd.to_numeric(frame[c], errors="coerce").dropna().astype(float)
         out[c] = np.quantile(v, qs[:, j]) if len(v) else np.zeros(n)
     return pd.DataFrame(out)
 

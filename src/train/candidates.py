@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from customer_ml.config import TuningConfig
 from customer_ml.models.scorers import ColumnScorer, LogisticScorer, RateScorer, Scorer
+from customer_ml.train.tuning import TunedLGBM
 
-__all__ = ["baselines"]
+__all__ = ["baselines", "learned"]
 
 
 def baselines(task: str, *, has_amount: bool, horizon_days: int) -> dict[str, Scorer]:
@@ -33,3 +35,24 @@ def baselines(task: str, *, has_amount: bool, horizon_days: int) -> dict[str, Sc
             "pnbd": ColumnScorer("pnbd_expected_purchases"),
         }
     raise ValueError(f"unknown task {task!r}")
+
+
+def learned(task: str, *, tuning: TuningConfig, seed: int = 0) -> dict[str, Scorer]:
+    """Churn: LightGBM on the behaviour vector, without and with the BTYD columns.
+    LTV: LightGBM Tweedie and two-part, with the BTYD columns. Each tunes itself with Optuna
+    inside `fit`, on the cutoffs it is given."""
+    budget = {
+        "n_trials": tuning.n_trials,
+        "timeout_s": tuning.timeout_s,
+        "max_rounds": tuning.max_rounds,
+        "seed": seed,
+    }
+    if task == "churn":
+        return {
+            "lgbm": TunedLGBM("churn", "plain", **budget),
+            "lgbm_btyd": TunedLGBM("churn", "btyd", **budget),
+        }
+    return {
+        "lgbm_tweedie": TunedLGBM("ltv", "btyd", **budget),
+        "lgbm_two_part": TunedLGBM("ltv", "two_part", **budget),
+    }

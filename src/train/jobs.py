@@ -15,7 +15,6 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from matplotlib import pyplot as plt
 from sklearn.base import clone
 
 from customer_ml.config import Config
@@ -23,7 +22,7 @@ from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import DataError
 from customer_ml.features.timing import cutoff
 from customer_ml.models.scorers import Scorer, from_spec
-from customer_ml.tracking.pyfunc import ScorerModel, log_scorer
+from customer_ml.tracking.pyfunc import ScorerModel
 from customer_ml.tracking.registry import champion_spec, register_challenger
 from customer_ml.tracking.store import data_fingerprint, experiment_id, model_name, open_store
 from customer_ml.train.backtest import (
@@ -36,8 +35,9 @@ from customer_ml.train.backtest import (
     target,
     training_cutoffs,
 )
-from customer_ml.train.candidates import baselines
-from customer_ml.train.plots import backtest_figures
+from customer_ml.train.candidates import baselines, learned
+from customer_ml.train.runlog import log_run
+from customer_ml.train.tuning import Tuned, TunedLGBM
 
 __all__ = [
     "TASKS",
@@ -82,6 +82,7 @@ class TaskResult:
     backtest: Backtest
     chosen: str
     model: ScorerModel
+    tuned: Tuned | None = None
     run_id: str | None = None
     version: str | None = None
 
@@ -99,53 +100,11 @@ def _final_fit(
     return clone(scorer).fit(train, target(train, task)), train
 
 
-def _log_run(
-    result: TaskResult, *, config: Config, fingerprint: dict[str, Any], train: pd.DataFrame
-) -> str:
-    bt = result.backtest
-    mlflow.log_params(
-        {
-            "task": result.task,
-            "as_of": result.as_of.isoformat(),
-            "horizon_days": config.horizon_days,
-            "origins": ",".join(str(o) for o in bt.origins),
-            "n_train_cutoffs": config.backtest.n_train_cutoffs,
-            "chosen": result.chosen,
-            "candidates": ",".join(bt.ranking()),
-        }
-    )
-    mlflow.set_tags(
-        {"task": result.task, "data.hash": fingerprint.get("transactions", {}).get("hash", "")}
-    )
-    mlflow.log_dict(config.model_dump(mode="json"), "config.json")
-    mlflow.log_dict(fingerprint, "data_fingerprint.json")
-    mlflow.log_dict(bt.to_dict(), "backtest.json")
-    metrics = {}
-    for r in bt.summary.itertuples():
-        metrics[f"{r.candidate}.{r.metric}"] = r.estimate
-        if pd.notna(r.ci_low):
-            metrics[f"{r.candidate}.{r.metric}_ci_low"] = r.ci_low
-            metrics[f"{r.candidate}.{r.metric}_ci_high"] = r.ci_high
-        if r.candidate == result.chosen:
-            metrics[str(r.metric)] = r.estimate
-    mlflow.log_metrics({k: float(v) for k, v in metrics.items() if pd.notna(v)})
-    metric_cols = [c for c in bt.per_origin.columns if c not in ("candidate", "origin")]
-    for k, o in enumerate(bt.origins):
-        rows = bt.per_origin[bt.per_origin["origin"] == o]
-        mlflow.log_metrics(
-            {
-                f"origin.{r['candidate']}.{m}": float(r[m])
-                for _, r in rows.iterrows()
-                for m in metric_cols
-                if pd.notna(r[m])
-            },
-            step=k,
-        )
-    for fname, fig in backtest_figures(bt).items():
-        mlflow.log_figure(fig, f"plots/{fname}")
-        plt.close(fig)
-    info = log_scorer(result.model, frame=train)
-    return info.model_uri
+def _rebuild(spec: dict[str, Any]) -> Scorer:
+    """An unfitted scorer from a registered spec (the tuned LightGBM wrapper included)."""
+    if spec.get("class") == "TunedLGBM":
+        return TunedLGBM(**spec["params"])
+    return from_spec(spec)
 
 
 def train_task(
@@ -160,7 +119,9 @@ def train_task(
     log: bool = True,
     progress: Progress | None = None,
 ) -> TaskResult:
-    """Backtest `candidates` (default: the baselines) on rolling origins before `as_of`, fit
+    """Backtest `candidates` (default: the baselines and the LightGBM models, which tune
+    themselves with Optuna on each origin's training data) on rolling origins before `as_of`,
+    fit
     the best on the labelled snapshots ending by `as_of`, log the run to MLflow and register
     it as the `challenger` of <project>-<task>.
 
@@ -171,9 +132,11 @@ def train_task(
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     day = resolve_as_of(data, config, as_of)
     frames = frames or prepare_frames(data, config, as_of=day, progress=progress)
-    cands = dict(
-        candidates or baselines(task, has_amount=data.has_amount, horizon_days=config.horizon_days)
-    )
+    origin_list = origins(day, horizon_days=config.horizon_days, n=config.backtest.n_origins)
+    if candidates is None:
+        candidates = baselines(task, has_amount=data.has_amount, horizon_days=config.horizon_days)
+        candidates |= learned(task, tuning=config.tuning, seed=config.seed)
+    cands = dict(candidates)
     client = open_store(config.paths.mlruns) if log else None
     name = model_name(config.project_name, task)
     champ = champion_spec(client, name) if client is not None and register else None
@@ -185,7 +148,7 @@ def train_task(
             champ_key = same[0]
         else:
             try:
-                cands["champion"] = from_spec(champ[1])
+                cands["champion"] = _rebuild(champ[1])
                 champ_key = "champion"
             except (ValueError, TypeError):
                 champ_key = None  # an unknown scorer class: the gate will ask for --force
@@ -193,7 +156,7 @@ def train_task(
         frames.by_cutoff,
         task=task,
         candidates=cands,
-        origin_list=origins(day, horizon_days=config.horizon_days, n=config.backtest.n_origins),
+        origin_list=origin_list,
         horizon_days=config.horizon_days,
         n_train_cutoffs=config.backtest.n_train_cutoffs,
         n_boot=config.backtest.n_boot,
@@ -202,13 +165,15 @@ def train_task(
     )
     chosen = next(c for c in bt.ranking() if c != "champion")
     scorer, train = _final_fit(frames, cands[chosen], task=task, as_of=day, config=config)
-    model = ScorerModel(scorer, task=task, horizon_days=config.horizon_days, schema=frames.schema)
-    result = TaskResult(task, day, bt, chosen, model)
+    tuned = scorer.tuned_ if isinstance(scorer, TunedLGBM) else None
+    served = scorer.fitted_ if isinstance(scorer, TunedLGBM) else scorer
+    model = ScorerModel(served, task=task, horizon_days=config.horizon_days, schema=frames.schema)
+    result = TaskResult(task, day, bt, chosen, model, tuned=tuned)
     if client is None:
         return result
     exp = experiment_id(client, name, config.paths.mlruns)
     with mlflow.start_run(experiment_id=exp, run_name=f"{task} as of {day}") as run:
-        model_uri = _log_run(result, config=config, fingerprint=data_fingerprint(data), train=train)
+        model_uri = log_run(result, config=config, fingerprint=data_fingerprint(data), train=train)
         result.run_id = run.info.run_id
     if register:
         s = bt.summary
@@ -270,6 +235,9 @@ def evaluate_baselines(
             task=task,
             as_of=day,
             frames=frames,
+            candidates=baselines(
+                task, has_amount=data.has_amount, horizon_days=config.horizon_days
+            ),
             register=False,
             log=log,
             progress=progress,

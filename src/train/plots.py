@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from customer_ml.models.metrics import calibration_bins, decile_table
 from customer_ml.train.backtest import Backtest
 
-__all__ = ["backtest_figures"]
+__all__ = ["backtest_figures", "shap_summary", "tuning_history"]
 
 
 def _gains(bt: Backtest) -> Figure:
@@ -85,3 +88,33 @@ def backtest_figures(bt: Backtest) -> dict[str, Figure]:
     else:
         figs["deciles.png"] = _deciles(bt)
     return figs
+
+
+def shap_summary(scorer: Any, frame: pd.DataFrame, *, n: int = 2000, seed: int = 0) -> Figure:
+    """SHAP summary (beeswarm) of a tree scorer's exact TreeSHAP contributions, sampled."""
+    import shap
+
+    X = frame.sample(min(n, len(frame)), random_state=seed)
+    contrib = scorer.contributions(X)
+    shap.summary_plot(
+        contrib[scorer.features_in_].to_numpy(),
+        X[scorer.features_in_],
+        show=False,
+        max_display=15,
+    )
+    fig = plt.gcf()
+    fig.set_size_inches(8, 6)
+    fig.tight_layout()
+    return fig
+
+
+def tuning_history(study: Any) -> Figure:
+    """Optuna's optimisation history (validation score per trial, best so far)."""
+    from optuna.visualization.matplotlib import plot_optimization_history
+
+    ax = plot_optimization_history(study)
+    fig = ax.get_figure(root=True)
+    assert isinstance(fig, Figure)
+    fig.set_size_inches(7, 4.5)
+    fig.tight_layout()
+    return fig

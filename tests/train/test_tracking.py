@@ -26,6 +26,7 @@ RAW = {
     "as_of": "2024-12-15",
     "horizon_days": 90,
     "backtest": {"n_origins": 2, "n_train_cutoffs": 2, "n_boot": 20},
+    "tuning": {"n_trials": 3, "max_rounds": 200},
 }
 
 
@@ -68,7 +69,13 @@ def test_a_run_logs_metrics_artifacts_and_a_loadable_model(first, cfg, store, da
     names = {a.path for a in client.list_artifacts(first.run_id)}
     assert {"config.json", "data_fingerprint.json", "backtest.json", "plots"} <= names
     plots = {a.path for a in client.list_artifacts(first.run_id, "plots")}
-    assert plots == {"plots/gains.png", "plots/calibration.png"}
+    assert {"plots/gains.png", "plots/calibration.png"} <= plots
+    tree = hasattr(first.model.scorer, "booster_")
+    assert ("plots/shap_summary.png" in plots) == tree
+    if tree:  # a tuned LightGBM won: its study is logged
+        tuning = {a.path for a in client.list_artifacts(first.run_id, "tuning")}
+        assert tuning == {"tuning/trials.csv", "tuning/optimization_history.png"}
+        assert "tuned.num_leaves" in run.data.params
     # artifacts live under mlruns/artifacts/<experiment>
     assert any((store / "artifacts" / "t-churn").rglob("MLmodel"))
     # no customer id anywhere in the logged files (input example is synthetic)
@@ -87,7 +94,9 @@ def test_a_run_logs_metrics_artifacts_and_a_loadable_model(first, cfg, store, da
     np.testing.assert_allclose(loaded.scorer.predict(last), first.model.scorer.predict(last))
     assert loaded.task == "churn" and loaded.horizon_days == 90 and example
     pyfunc = mlflow.pyfunc.load_model("models:/t-churn@challenger")
-    np.testing.assert_allclose(pyfunc.predict(last[example]), loaded.scorer.predict(last))
+    np.testing.assert_allclose(
+        pyfunc.predict(last[example].astype(float)), loaded.scorer.predict(last)
+    )
 
 
 def test_registry_aliases_and_the_promotion_gate(first, data, cfg, frames) -> None:
