@@ -224,15 +224,21 @@ def train(
         )
     cfg = load_config(config)
     data = load_data(cfg)
-    day = resolve_as_of(data, cfg, as_of)
+    if not data.has_transactions:  # contractual data: churn only, cross-validated
+        tasks = tuple(t for t in tasks if t == "churn") or tasks
     with _progress() as progress:
-        frames = prepare_frames(data, cfg, as_of=day, progress=progress)
+        frames = None
+        if data.has_transactions:
+            frames = prepare_frames(
+                data, cfg, as_of=resolve_as_of(data, cfg, as_of), progress=progress
+            )
         results = [
-            train_task(data, cfg, task=t, as_of=day, frames=frames, progress=progress)
+            train_task(data, cfg, task=t, as_of=as_of, frames=frames, progress=progress)
             for t in tasks
         ]
     for r in results:
-        _print_backtest(r.backtest, f"{r.task} as of {r.as_of}: chosen {r.chosen}")
+        how = "5-fold CV" if r.backtest.horizon_days == 0 else f"as of {r.as_of}"
+        _print_backtest(r.backtest, f"{r.task} {how}: chosen {r.chosen}")
         console.print(f"registered {cfg.project_name}-{r.task} v{r.version} as challenger")
 
 

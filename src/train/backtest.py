@@ -170,7 +170,7 @@ class Backtest:
         return {
             "task": self.task,
             "horizon_days": self.horizon_days,
-            "origins": [d.isoformat() for d in self.origins],
+            "origins": [str(d) for d in self.origins],
             "primary_metric": self.primary,
             "backtest_key": self.key,
             "ranking": self.ranking(),
@@ -189,7 +189,7 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def _aggregate(
+def aggregate(
     task: str,
     preds: dict[str, pd.DataFrame],
     n_boot: int,
@@ -291,7 +291,7 @@ def run_backtest(
         horizon_days=horizon_days,
         origins=list(origin_list),
         per_origin=pd.DataFrame(rows),
-        summary=_aggregate(task, joined, n_boot, seed),
+        summary=aggregate(task, joined, n_boot, seed),
         predictions=joined,
         key=backtest_key(frames, task, list(origin_list)),
     )

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pandas as pd
 from sklearn.base import clone
 
@@ -21,10 +20,9 @@ from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import DataError
 from customer_ml.features.timing import cutoff
-from customer_ml.models.scorers import Scorer, from_spec
+from customer_ml.models.scorers import Scorer
 from customer_ml.tracking.pyfunc import ScorerModel
-from customer_ml.tracking.registry import champion_spec, register_challenger
-from customer_ml.tracking.store import data_fingerprint, experiment_id, model_name, open_store
+from customer_ml.tracking.store import data_fingerprint, model_name, open_store
 from customer_ml.train.backtest import (
     Backtest,
     Frames,
@@ -36,7 +34,7 @@ from customer_ml.train.backtest import (
     training_cutoffs,
 )
 from customer_ml.train.candidates import baselines, learned
-from customer_ml.train.runlog import log_run
+from customer_ml.train.publish import add_champion, publish
 from customer_ml.train.tuning import Tuned, TunedLGBM
 
 __all__ = [
@@ -100,13 +98,6 @@ def _final_fit(
     return clone(scorer).fit(train, target(train, task)), train
 
 
-def _rebuild(spec: dict[str, Any]) -> Scorer:
-    """An unfitted scorer from a registered spec (the tuned LightGBM wrapper included)."""
-    if spec.get("class") == "TunedLGBM":
-        return TunedLGBM(**spec["params"])
-    return from_spec(spec)
-
-
 def train_task(
     data: Dataset,
     config: Config,
@@ -130,6 +121,14 @@ def train_task(
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if not data.has_transactions:
+        if task == "churn" and "churned" in data.customer_columns:
+            from customer_ml.train.contractual import train_contractual
+
+            return train_contractual(
+                data, config, candidates=candidates, register=register, log=log, progress=progress
+            )
+        raise DataError(f"{task} needs transactions (or, for churn, a contractual churn label)")
     day = resolve_as_of(data, config, as_of)
     frames = frames or prepare_frames(data, config, as_of=day, progress=progress)
     origin_list = origins(day, horizon_days=config.horizon_days, n=config.backtest.n_origins)
@@ -138,20 +137,9 @@ def train_task(
         candidates |= learned(task, tuning=config.tuning, seed=config.seed)
     cands = dict(candidates)
     client = open_store(config.paths.mlruns) if log else None
-    name = model_name(config.project_name, task)
-    champ = champion_spec(client, name) if client is not None and register else None
-    champ_key = None
-    if champ is not None:
-        specs = {k: json.dumps(v.spec(), sort_keys=True) for k, v in cands.items()}
-        same = [k for k, s in specs.items() if s == json.dumps(champ[1], sort_keys=True)]
-        if same:
-            champ_key = same[0]
-        else:
-            try:
-                cands["champion"] = _rebuild(champ[1])
-                champ_key = "champion"
-            except (ValueError, TypeError):
-                champ_key = None  # an unknown scorer class: the gate will ask for --force
+    champion = (
+        add_champion(client, model_name(config.project_name, task), cands) if register else None
+    )
     bt = run_backtest(
         frames.by_cutoff,
         task=task,
@@ -169,31 +157,16 @@ def train_task(
     served = scorer.fitted_ if isinstance(scorer, TunedLGBM) else scorer
     model = ScorerModel(served, task=task, horizon_days=config.horizon_days, schema=frames.schema)
     result = TaskResult(task, day, bt, chosen, model, tuned=tuned)
-    if client is None:
-        return result
-    exp = experiment_id(client, name, config.paths.mlruns)
-    with mlflow.start_run(experiment_id=exp, run_name=f"{task} as of {day}") as run:
-        model_uri = log_run(result, config=config, fingerprint=data_fingerprint(data), train=train)
-        result.run_id = run.info.run_id
-    if register:
-        s = bt.summary
-        row = s[(s["candidate"] == chosen) & (s["metric"] == bt.primary)].iloc[0]
-        tags = {
-            "task": task,
-            "candidate": chosen,
-            "spec": json.dumps(scorer.spec()),
-            "primary_metric": bt.primary,
-            "metric_value": f"{row['estimate']:.6f}",
-            "ci_low": f"{row['ci_low']:.6f}",
-            "ci_high": f"{row['ci_high']:.6f}",
-            "backtest_key": bt.key,
-            "as_of": day.isoformat(),
-        }
-        if champ is not None and champ_key is not None:
-            tags["champion_version"] = champ[0]
-            tags["champion_metric"] = f"{bt.score(champ_key):.6f}"
-        result.version = register_challenger(
-            client, name, model_uri=model_uri, run_id=result.run_id, tags=tags
+    if client is not None:
+        publish(
+            result,
+            data=data,
+            config=config,
+            train=train,
+            client=client,
+            spec=scorer.spec(),
+            champion=champion,
+            register=register,
         )
     return result
 

@@ -1,0 +1,1 @@
+"""Scoring: champion models applied to the snapshot as of a date (no training imports)."""
