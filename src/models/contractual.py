@@ -102,7 +102,9 @@ class AttributeLGBM(Scorer):
     def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
         out = X[self.features_in_].copy()
         for c in self.categorical_:
-            out[c] = pd.Categorical(X[c].astype("object"), categories=self.categories_[c])
+            v = X[c].astype("object")
+            known = v.isin(self.categories_[c])  # unseen values score as missing
+            out[c] = pd.Categorical(v.where(known), categories=self.categories_[c])
         return out
 
     def fit(self, X: pd.DataFrame, y: Any) -> AttributeLGBM:
