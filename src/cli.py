@@ -73,7 +73,9 @@ def demo(
     """Run the main job end to end on synthetic data."""
     from customer_ml.pipeline import run_demo
 
-    run_demo(_demo_config(config), console=console)
+    cfg = _demo_config(config)
+    with _progress() as progress:
+        run_demo(cfg, console=console, progress=progress)
 
 
 @data_app.command("generate")
@@ -169,18 +171,9 @@ def _progress() -> Iterator[Callable[[str, int, int], None]]:
 
 
 def _print_backtest(bt: Any, title: str) -> None:
-    from rich.table import Table
+    from customer_ml.pipeline import print_backtest
 
-    t = bt.table()
-    n = bt.per_origin.groupby("origin")["n"].first()
-    sizes = ", ".join(f"{int(v):,}" for v in n)
-    table = Table(title=f"{title}; customers per origin {sizes}", title_justify="left")
-    table.add_column("candidate", no_wrap=True)
-    for c in t.columns:
-        table.add_column(str(c), justify="right")
-    for name, row in t.iterrows():
-        table.add_row(str(name), *(str(v) for v in row))
-    console.print(table)
+    print_backtest(bt, title, console=console)
 
 
 @app.command()
@@ -215,7 +208,13 @@ def train(
 ) -> None:
     """Backtest the candidates, fit the best, log it to MLflow and register it as challenger."""
     from customer_ml.data.load import load_data
-    from customer_ml.train.jobs import TASKS, prepare_frames, resolve_as_of, train_task
+    from customer_ml.train.jobs import (
+        TASKS,
+        prepare_frames,
+        resolve_as_of,
+        train_task,
+        write_report,
+    )
 
     tasks = TASKS if task == "all" else (task,)
     if any(t not in TASKS for t in tasks):
@@ -239,7 +238,10 @@ def train(
     for r in results:
         how = "5-fold CV" if r.backtest.horizon_days == 0 else f"as of {r.as_of}"
         _print_backtest(r.backtest, f"{r.task} {how}: chosen {r.chosen}")
-        console.print(f"registered {cfg.project_name}-{r.task} v{r.version} as challenger")
+        out = write_report(r, cfg.paths.out / f"train_{r.task}.json")
+        console.print(
+            f"registered {cfg.project_name}-{r.task} v{r.version} as challenger; backtest -> {out}"
+        )
 
 
 @models_app.command("list")

@@ -257,7 +257,7 @@ class TuningConfig(Strict):
     """Optuna (TPE, seeded, median pruning) budgets per tuned model."""
 
     n_trials: int = Field(20, ge=0, description="0 = no tuning: LightGBM defaults")
-    timeout_s: float = Field(120.0, gt=0, description="stop a study after this many seconds")
+    timeout_s: float = Field(30.0, gt=0, description="stop a study after this many seconds")
     max_rounds: int = Field(1000, ge=10, description="boosting rounds, early-stopped")
 
 

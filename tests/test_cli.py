@@ -81,3 +81,19 @@ def test_bad_config_key_exits_2_with_file_and_key(tmp_path: Path) -> None:
     result = runner.invoke(app, ["data", "check", "--config", str(cfg)])
     assert result.exit_code == 2
     assert "horizon: unknown key" in result.output and "c.yaml" in result.output
+
+
+def test_demo_runs_end_to_end_on_a_small_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "demo.yaml"
+    cfg.write_text(
+        "data: {synthetic: {n_customers: 1200, with_events: false}}\n"
+        "project: demo-test\n"
+        "backtest: {n_origins: 2, n_train_cutoffs: 2, n_boot: 20}\n"
+        "tuning: {n_trials: 3, max_rounds: 200}\n"
+        "paths: {out: out, mlruns: mlruns}\n"
+    )
+    result = runner.invoke(app, ["demo", "--config", str(cfg)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "registered demo-test-churn v1 as challenger" in result.output
+    assert "registered demo-test-ltv v1 as challenger" in result.output
+    assert (tmp_path / "mlruns" / "mlflow.db").is_file()

@@ -53,10 +53,12 @@ def _top(W: np.ndarray, cum_w: np.ndarray, v: np.ndarray, share: float) -> np.nd
     customers while the cumulative weight stays within it, then part of the next one."""
     k = np.ceil(share * cum_w[:, -1])
     full = cum_w <= k[:, None]
-    j = np.minimum(full.sum(axis=1), W.shape[1] - 1)
+    n_full = full.sum(axis=1)
+    j = np.minimum(n_full, W.shape[1] - 1)  # the first customer not wholly inside
     rows = np.arange(W.shape[0])
     before = np.where(j > 0, cum_w[rows, j - 1], 0.0)
-    return (full * W) @ v + np.clip(k - before, 0, W[rows, j]) * (j < W.shape[1]) * v[j]
+    part = np.clip(k - before, 0, W[rows, j]) * (n_full < W.shape[1])
+    return (full * W) @ v + part * v[j]
 
 
 def _churn(
@@ -131,12 +133,15 @@ def bootstrap_metrics(
     """`n_boot` percentile-bootstrap draws of each metric of BOOT_METRICS[task].
 
     Resample counts are exchangeable, so they are applied directly in the sorted order (no
-    re-sorting or gathering per resample); `weights` (from `resample_weights`) can be reused
-    across candidates scored on the same customers."""
+    re-sorting or gathering per resample). Reusing `weights` across candidates saves drawing
+    them, but the draws are not paired: weight column j is a different customer for each
+    candidate, so the CIs are per candidate, not for differences between candidates."""
     y, p = np.asarray(y, float), np.asarray(p, float)
     order, starts = _sorted(p)
     y, p = y[order], p[order]
     fn = _churn if task == "churn" else _ltv
     blocks = weights if weights is not None else resample_weights(len(y), n_boot, rng)
     parts = [fn(y, p, starts, W) for W in blocks]
+    if not parts:
+        return {m: np.array([]) for m in BOOT_METRICS[task]}
     return {m: np.concatenate([d[m] for d in parts]) for m in BOOT_METRICS[task]}

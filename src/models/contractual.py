@@ -24,7 +24,8 @@ from customer_ml.models.scorers import Scorer
 
 __all__ = ["AttributeLGBM", "AttributeLogistic", "attribute_columns"]
 
-NOT_FEATURES = {"customer_id", "churned", "signup_ts"}
+NOT_FEATURES = {"customer_id", "churned", "signup_ts", "as_of", "future_purchases", "future_spend"}
+MAX_LEVELS = 50  # text columns with more distinct values (ids, free text) are not features
 
 
 def attribute_columns(X: pd.DataFrame) -> tuple[list[str], list[str]]:
@@ -35,7 +36,10 @@ def attribute_columns(X: pd.DataFrame) -> tuple[list[str], list[str]]:
         if c in NOT_FEATURES:
             continue
         is_num = pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c])
-        (num if is_num else cat).append(c)
+        if is_num:
+            num.append(c)
+        elif X[c].nunique() <= MAX_LEVELS:
+            cat.append(c)
     return cat, num
 
 

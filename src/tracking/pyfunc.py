@@ -46,7 +46,13 @@ def input_example(
     qs = rng.uniform(0.05, 0.95, size=(n, len(columns)))
     out = {}
     for j, c in enumerate(columns):
-        v = pd.to_numeric(frame[c], errors="coerce").dropna().astype(float)
+        col = frame[c]
+        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            # a category column (contractual attributes): its most common levels, as text
+            levels = col.dropna().astype(str).value_counts().index[:3].to_numpy()
+            out[c] = levels[(qs[:, j] * len(levels)).astype(int)] if len(levels) else [""] * n
+            continue
+        v = pd.to_numeric(col, errors="coerce").dropna().astype(float)
         out[c] = np.quantile(v, qs[:, j]) if len(v) else np.zeros(n)
     return pd.DataFrame(out)
 

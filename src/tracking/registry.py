@@ -8,6 +8,7 @@ import json
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
@@ -69,6 +70,8 @@ def promote(client: MlflowClient, name: str, *, force: bool = False) -> Promotio
     value = float(ch.tags.get("metric_value", "nan"))
     if champ is not None and champ.version == ch.version:
         return Promotion(False, f"{name}: version {ch.version} is already the champion")
+    if not np.isfinite(value) and not force:
+        return Promotion(False, f"{name}: refused: challenger has no finite {metric}", ch.version)
     if champ is None:
         verdict, ok = f"no champion yet; {metric} {value:.4f}", True
     elif ch.tags.get("champion_version") == str(champ.version):
@@ -77,7 +80,7 @@ def promote(client: MlflowClient, name: str, *, force: bool = False) -> Promotio
         verdict = (
             f"{metric} {value:.4f} vs champion v{champ.version} {other:.4f} on the same backtest"
         )
-    elif ch.tags.get("backtest_key") == champ.tags.get("backtest_key"):
+    elif ch.tags.get("backtest_key") and ch.tags["backtest_key"] == champ.tags.get("backtest_key"):
         other = float(champ.tags.get("metric_value", "nan"))
         ok = value >= other
         verdict = f"{metric} {value:.4f} vs champion v{champ.version} {other:.4f} (same backtest)"

@@ -18,10 +18,15 @@ from customer_ml.data.io import fetch_one
 __all__ = ["data_fingerprint", "experiment_id", "model_name", "open_store", "tracking_uri"]
 
 
+# mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI; what we set ourselves must not
+# read back as the user's override (a notebook opening a second project's store)
+_ours: set[str] = set()
+
+
 def tracking_uri(mlruns: Path) -> str:
-    """`MLFLOW_TRACKING_URI` if set, else sqlite:///<mlruns>/mlflow.db."""
+    """`MLFLOW_TRACKING_URI` if the user set it, else sqlite:///<mlruns>/mlflow.db."""
     env = os.environ.get("MLFLOW_TRACKING_URI")
-    if env:
+    if env and env not in _ours:
         return env
     return f"sqlite:///{Path(mlruns).resolve() / 'mlflow.db'}"
 
@@ -31,6 +36,9 @@ def open_store(mlruns: Path) -> MlflowClient:
     uri = tracking_uri(mlruns)
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if not (env and env not in _ours):  # not the user's override: remember it is ours
+        _ours.add(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
@@ -134,6 +135,7 @@ class Backtest:
     summary: pd.DataFrame  # candidate, metric, estimate, ci_low, ci_high
     predictions: dict[str, pd.DataFrame] = field(repr=False)  # candidate -> origin, y, p
     key: str = ""
+    failed: dict[str, str] = field(default_factory=dict)  # candidate -> why it was dropped
 
     @property
     def primary(self) -> str:
@@ -174,6 +176,7 @@ class Backtest:
             "primary_metric": self.primary,
             "backtest_key": self.key,
             "ranking": self.ranking(),
+            "failed": self.failed,
             "summary": _records(self.summary),
             "per_origin": _records(
                 self.per_origin.assign(origin=self.per_origin["origin"].astype(str))
@@ -195,8 +198,8 @@ def aggregate(
     n_boot: int,
     seed: int,
 ) -> pd.DataFrame:
-    """Mean over origins of each metric; CIs from a paired percentile bootstrap (customers
-    resampled within each origin, the same resamples for every candidate)."""
+    """Mean over origins of each metric; CIs from a percentile bootstrap (customers
+    resampled within each origin; a draw's value is the mean over origins)."""
     rng = np.random.default_rng(seed)
     first = next(iter(preds.values()))
     groups = [np.flatnonzero(first["origin"].to_numpy() == o) for o in first["origin"].unique()]
@@ -253,6 +256,7 @@ def run_backtest(
     preds: dict[str, list[pd.DataFrame]] = {name: [] for name in candidates}
     rows = []
     total, done = len(origin_list) * len(candidates), 0
+    failed: dict[str, str] = {}
     for o in origin_list:
         if o not in frames:
             raise DataError(f"backtest origin {o}: too few customers for a snapshot")
@@ -273,10 +277,16 @@ def run_backtest(
             if progress:
                 progress(f"{task} origin {o}: {name}", done, total)
             done += 1
-            model = clone(cand).fit(train, y_train)
-            p = np.asarray(model.predict(test), float)
-            if not np.isfinite(p).all():
-                raise ValueError(f"candidate {name} at origin {o}: non-finite predictions")
+            if name in failed:
+                continue
+            try:
+                p = np.asarray(clone(cand).fit(train, y_train).predict(test), float)
+                if not np.isfinite(p).all():
+                    raise ValueError("non-finite predictions")
+            except (ValueError, ArithmeticError, lgb.basic.LightGBMError) as err:
+                # one candidate that cannot fit this data does not stop the others
+                failed[name] = f"origin {o}: {err}"
+                continue
             preds[name].append(
                 pd.DataFrame({"origin": o, "customer_id": test["customer_id"], "y": y_test, "p": p})
             )
@@ -285,13 +295,17 @@ def run_backtest(
             )
     if progress:
         progress(f"{task}: bootstrap", total, total)
-    joined = {k: pd.concat(v, ignore_index=True) for k, v in preds.items()}
+    if len(failed) == len(candidates):
+        raise DataError(f"{task}: no candidate could be fit: {failed}")
+    joined = {k: pd.concat(v, ignore_index=True) for k, v in preds.items() if k not in failed}
+    per_origin = pd.DataFrame(rows)
     return Backtest(
         task=task,
         horizon_days=horizon_days,
         origins=list(origin_list),
-        per_origin=pd.DataFrame(rows),
+        per_origin=per_origin[~per_origin["candidate"].isin(list(failed))],
         summary=aggregate(task, joined, n_boot, seed),
         predictions=joined,
         key=backtest_key(frames, task, list(origin_list)),
+        failed=failed,
     )

@@ -101,7 +101,9 @@ def train_contractual(
     cands = dict(candidates or contractual_candidates(config.seed))
     client = open_store(config.paths.mlruns) if log else None
     champion = (
-        add_champion(client, model_name(config.project_name, "churn"), cands) if register else None
+        add_champion(client, model_name(config.project_name, "churn"), cands, contractual=True)
+        if register
+        else None
     )
     bt = cross_validate(
         frame, cands, n_boot=config.backtest.n_boot, seed=config.seed, progress=progress

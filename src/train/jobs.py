@@ -45,6 +45,7 @@ __all__ = [
     "prepare_frames",
     "resolve_as_of",
     "train_task",
+    "write_report",
 ]
 
 TASKS = ("churn", "ltv")
@@ -53,6 +54,8 @@ TASKS = ("churn", "ltv")
 def resolve_as_of(data: Dataset, config: Config, as_of: str | dt.date | None) -> dt.date:
     """The given date, else the config's, else the day of the last transaction."""
     if as_of is not None:
+        if pd.Timestamp(as_of) != pd.Timestamp(as_of).normalize():
+            raise DataError(f"as_of {as_of}: training takes a date (the end of that day)")
         return cutoff(as_of).day
     if config.as_of is not None:
         return config.as_of
@@ -171,6 +174,27 @@ def train_task(
     return result
 
 
+def _write_json(obj: dict[str, Any], path: Path) -> Path:
+    """Write atomically (a temporary file renamed into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=str))
+    tmp.replace(path)
+    return path
+
+
+def write_report(result: TaskResult, path: Path) -> Path:
+    """The training run's backtest (every candidate, CIs, per origin) and choice, as JSON."""
+    report = result.backtest.to_dict() | {
+        "as_of": result.as_of.isoformat(),
+        "chosen": result.chosen,
+        "run_id": result.run_id,
+        "version": result.version,
+        "tuned_params": result.tuned.params if result.tuned else None,
+    }
+    return _write_json(report, path)
+
+
 @dataclass
 class Evaluation:
     as_of: dt.date
@@ -218,8 +242,5 @@ def evaluate_baselines(
         report["tasks"][task] = res.backtest.to_dict() | {"run_id": res.run_id}
         backtests[task] = res.backtest
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(out.suffix + ".tmp")
-        tmp.write_text(json.dumps(report, indent=2, default=str))
-        tmp.replace(out)
+        _write_json(report, out)
     return Evaluation(day, backtests, report)

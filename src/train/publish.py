@@ -31,19 +31,27 @@ def _rebuild(spec: dict[str, Any]) -> Scorer:
         return TunedLGBM(**spec["params"])
     from customer_ml.models.contractual import AttributeLGBM, AttributeLogistic
 
-    if spec.get("class") in ("AttributeLGBM", "AttributeLogistic"):
+    if spec.get("class") in CONTRACTUAL:
         cls = AttributeLGBM if spec["class"] == "AttributeLGBM" else AttributeLogistic
         return cls(**spec["params"])
     return from_spec(spec)
 
 
-def add_champion(client: MlflowClient | None, name: str, cands: dict[str, Scorer]) -> Champion:
+CONTRACTUAL = ("AttributeLGBM", "AttributeLogistic")
+
+
+def add_champion(
+    client: MlflowClient | None, name: str, cands: dict[str, Scorer], *, contractual: bool = False
+) -> Champion:
     """Put the current champion's spec among the candidates (unless one already is it), so
-    the promotion gate can compare it with the challenger on the same backtest."""
+    the promotion gate can compare it with the challenger on the same backtest. A champion
+    from the other kind of data (contractual vs transactions) is not comparable: None."""
     champ = champion_spec(client, name) if client is not None else None
     if champ is None:
         return None
     version, spec = champ
+    if (spec.get("class") in CONTRACTUAL) != contractual or "champion" in cands:
+        return None
     key = json.dumps(spec, sort_keys=True)
     for k, v in cands.items():
         if json.dumps(v.spec(), sort_keys=True) == key:

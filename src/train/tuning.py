@@ -159,7 +159,7 @@ class TunedLGBM(Scorer):
         task: str = "churn",
         variant: str = "btyd",
         n_trials: int = 20,
-        timeout_s: float = 120.0,
+        timeout_s: float = 30.0,
         max_rounds: int = 1000,
         seed: int = 0,
     ) -> None:

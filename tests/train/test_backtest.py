@@ -13,7 +13,7 @@ from customer_ml.config import parse_config
 from customer_ml.data.load import from_frames
 from customer_ml.data.synthetic import generate
 from customer_ml.models.scorers import LogisticScorer
-from customer_ml.train.backtest import origins, run_backtest, training_cutoffs
+from customer_ml.train.backtest import aggregate, origins, run_backtest, training_cutoffs
 from customer_ml.train.candidates import baselines
 from customer_ml.train.jobs import prepare_frames
 from tests.conftest import REPO
@@ -156,3 +156,21 @@ def test_summary_ranking_and_cis(clean) -> None:
     assert bt.to_dict()["ranking"] == bt.ranking()
     # learned baselines beat chance on data with planted churn
     assert auc["logistic_rfm"] > 0.65
+
+
+class Broken(LogisticScorer):
+    def fit(self, X: pd.DataFrame, y: Any) -> Broken:
+        raise ValueError("cannot fit this")
+
+
+def test_a_failing_candidate_is_dropped_and_reported_not_fatal(syn, cfg) -> None:
+    cands = {"broken": Broken(), "recency_only": LogisticScorer(("recency_days",))}
+    bt = backtests(syn.transactions, cfg, ("churn",), cands)["churn"]
+    assert "broken" in bt.failed and "cannot fit this" in bt.failed["broken"]
+    assert bt.ranking() == ["recency_only"]
+    assert bt.to_dict()["failed"] == bt.failed
+
+
+def test_no_bootstrap_gives_estimates_without_intervals(clean) -> None:
+    s = aggregate("churn", clean["churn"].predictions, 0, 0)
+    assert s["estimate"].notna().all() and s["ci_low"].isna().all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mlflow
@@ -148,6 +149,9 @@ def test_cli_evaluate_train_list_promote(tmp_path) -> None:
     r = run(app, ["train", "all", "-c", str(path)])
     assert r.exit_code == 0, r.output
     assert "registered t-ltv v1 as challenger" in r.output
+    written = json.loads((tmp_path / "out" / "train_churn.json").read_text())
+    assert written["chosen"] == written["ranking"][0], written
+    assert written["version"] == "1", r.output
     r = run(app, ["models", "promote", "ltv", "-c", str(path)])
     assert r.exit_code == 0 and "champion" in r.output
     r = run(app, ["models", "promote", "ltv", "-c", str(path)])
@@ -156,3 +160,13 @@ def test_cli_evaluate_train_list_promote(tmp_path) -> None:
     assert r.exit_code == 0 and "t-churn" in r.output and "normalized_gini" in r.output
     r = run(app, ["train", "nope", "-c", str(path)])
     assert r.exit_code != 0
+
+
+def test_a_second_store_in_the_same_process_is_not_shadowed(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    open_store(tmp_path / "a")
+    assert tracking_uri(tmp_path / "b") == f"sqlite:///{(tmp_path / 'b').resolve()}/mlflow.db"
+    # a user's own override is honoured, also after a store was opened
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mine.db'}")
+    open_store(tmp_path / "c")
+    assert tracking_uri(tmp_path / "d") == f"sqlite:///{tmp_path / 'mine.db'}"
