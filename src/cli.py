@@ -157,6 +157,7 @@ AsOfOpt = Annotated[
 def _progress() -> Iterator[Callable[[str, int, int], None]]:
     """A progress bar driven by the library's (what, done, total) callbacks; MLflow's own
     logging is kept to errors."""
+    import mlflow  # noqa: F401  (configures its logger on import; quieten it after)
     from rich.progress import Progress
 
     logging.getLogger("mlflow").setLevel(logging.ERROR)

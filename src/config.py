@@ -258,7 +258,7 @@ class TuningConfig(Strict):
 
     n_trials: int = Field(20, ge=0, description="0 = no tuning: LightGBM defaults")
     timeout_s: float = Field(30.0, gt=0, description="stop a study after this many seconds")
-    max_rounds: int = Field(1000, ge=10, description="boosting rounds, early-stopped")
+    max_rounds: int = Field(500, ge=10, description="boosting rounds, early-stopped")
 
 
 class Config(Strict):

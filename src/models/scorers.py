@@ -110,6 +110,17 @@ class ColumnScorer(Scorer):
         out["base"] = 0.0
         return out
 
+    def drivers(self, X: pd.DataFrame) -> pd.DataFrame:
+        """What drives a BTYD forecast, per customer: the BTYD summary (repeat purchases,
+        days from first to last purchase, days since the first) and the days since the last
+        purchase against the usual gap. A BTYD score is a closed-form function of these, so
+        they are its reasons (not additive terms)."""
+        cols = [c for c in DRIVERS if c in X.columns]
+        return X[cols].copy()
+
+
+DRIVERS = ("frequency", "recency", "T", "recency_days", "gap_ratio")
+
 
 class RateScorer(Scorer):
     """LTV: the customer's historical rate carried forward, total x horizon / max(T + 1,

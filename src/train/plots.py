@@ -110,9 +110,14 @@ def shap_summary(scorer: Any, frame: pd.DataFrame, *, n: int = 2000, seed: int =
 
 def tuning_history(study: Any) -> Figure:
     """Optuna's optimisation history (validation score per trial, best so far)."""
+    import warnings
+
+    from optuna.exceptions import ExperimentalWarning
     from optuna.visualization.matplotlib import plot_optimization_history
 
-    ax = plot_optimization_history(study)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        ax = plot_optimization_history(study)
     fig = ax.get_figure(root=True)
     assert isinstance(fig, Figure)
     fig.set_size_inches(7, 4.5)

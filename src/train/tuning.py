@@ -51,7 +51,7 @@ class Tuned:
 
 def _space(trial: optuna.Trial, task: str) -> dict[str, Any]:
     p: dict[str, Any] = {
-        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
+        "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
         "num_leaves": trial.suggest_int("num_leaves", 4, 128, log=True),
         "min_child_samples": trial.suggest_int("min_child_samples", 10, 400, log=True),
         "feature_fraction": trial.suggest_float("feature_fraction", 0.4, 1.0),
@@ -96,24 +96,21 @@ def tune(
         return Tuned({})
     objective, metric = OBJECTIVE[task]
     cols = feature_columns(train, btyd=btyd)
-    dtrain = lgb.Dataset(
-        train[cols].to_numpy(float, na_value=np.nan),
-        label=y_train,
-        params={"feature_pre_filter": False},  # trials vary min_child_samples
-    )
+    dtrain = lgb.Dataset(train[cols].to_numpy(float, na_value=np.nan), label=y_train)
     xv = valid[cols].to_numpy(float, na_value=np.nan)
     dvalid = lgb.Dataset(xv, label=y_valid, reference=dtrain)
 
     def run(trial: optuna.Trial) -> float:
         params = booster_params(_space(trial, task), objective=objective, seed=seed)
         params["metric"] = metric
+        params["feature_pre_filter"] = False  # trials vary min_child_samples
         booster = lgb.train(
             params,
             dtrain,
             num_boost_round=config.max_rounds,
             valid_sets=[dvalid],
             valid_names=["valid"],
-            callbacks=[lgb.early_stopping(50, verbose=False), _pruning(trial, metric)],
+            callbacks=[lgb.early_stopping(30, verbose=False), _pruning(trial, metric)],
         )
         trial.set_user_attr("num_boost_round", int(booster.best_iteration or config.max_rounds))
         pred = booster.predict(xv, num_iteration=booster.best_iteration)
@@ -160,7 +157,7 @@ class TunedLGBM(Scorer):
         variant: str = "btyd",
         n_trials: int = 20,
         timeout_s: float = 30.0,
-        max_rounds: int = 1000,
+        max_rounds: int = 500,
         seed: int = 0,
     ) -> None:
         self.task = task

@@ -101,3 +101,20 @@ def test_btyd_features_on_a_simulated_snapshot() -> None:
     assert ((future > 0).mean()) == pytest.approx(f.bgnbd_p_any.mean(), abs=0.02)
     with pytest.raises(ValueError, match="at least 20 customers"):
         btyd_features(snap.head(5), horizon_days=90)
+
+
+def test_btyd_scores_report_their_driving_quantities() -> None:
+    X = pd.DataFrame(
+        {
+            "bgnbd_p_any": [0.9, 0.2],
+            "frequency": [3, 0],
+            "recency": [40, 0],
+            "T": [90, 10],
+            "recency_days": [50, 10],
+            "gap_ratio": [3.75, np.nan],
+            "other": [1, 2],
+        }
+    )
+    d = ColumnScorer("bgnbd_p_any", complement=True).fit(X).drivers(X)
+    assert list(d.columns) == ["frequency", "recency", "T", "recency_days", "gap_ratio"]
+    pd.testing.assert_frame_equal(d, X[d.columns])
