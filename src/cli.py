@@ -203,46 +203,55 @@ def evaluate(
 @app.command()
 @user_errors
 def train(
-    task: Annotated[str, typer.Argument(help="churn, ltv or all")],
+    task: Annotated[str, typer.Argument(help="churn, ltv, segments or all")],
     config: ConfigOpt,
     as_of: AsOfOpt = None,
 ) -> None:
-    """Backtest the candidates, fit the best, log it to MLflow and register it as challenger."""
+    """Backtest / search the candidates, fit the best, log it to MLflow, register it as
+    challenger."""
     from customer_ml.data.load import load_data
-    from customer_ml.train.jobs import (
-        TASKS,
-        prepare_frames,
-        resolve_as_of,
-        train_task,
-        write_report,
-    )
+    from customer_ml.train.jobs import resolve_as_of
 
-    tasks = TASKS if task == "all" else (task,)
-    if any(t not in TASKS for t in tasks):
+    known = ("churn", "ltv", "segments")
+    tasks: tuple[str, ...] = known if task == "all" else (task,)
+    if any(t not in known for t in tasks):
         raise typer.BadParameter(
-            f"task must be one of {', '.join(TASKS)} or all", param_hint="TASK"
+            f"task must be one of {', '.join(known)} or all", param_hint="TASK"
         )
     cfg = load_config(config)
     data = load_data(cfg)
     if not data.has_transactions:  # contractual data: churn only, cross-validated
         tasks = tuple(t for t in tasks if t == "churn") or tasks
     with _progress() as progress:
-        frames = None
-        if data.has_transactions:
-            frames = prepare_frames(
-                data, cfg, as_of=resolve_as_of(data, cfg, as_of), progress=progress
-            )
-        results = [
-            train_task(data, cfg, task=t, as_of=as_of, frames=frames, progress=progress)
-            for t in tasks
-        ]
-    for r in results:
+        day = resolve_as_of(data, cfg, as_of) if data.has_transactions else None
+        _train_models(data, cfg, [t for t in tasks if t != "segments"], day, progress)
+        if "segments" in tasks and day is not None:
+            _train_segments(data, cfg, day, progress)
+
+
+def _train_models(data: Any, cfg: Config, tasks: list[str], day: Any, progress: Any) -> None:
+    from customer_ml.train.jobs import prepare_frames, train_task, write_report
+
+    if not tasks:
+        return
+    frames = prepare_frames(data, cfg, as_of=day, progress=progress) if day else None
+    for t in tasks:
+        r = train_task(data, cfg, task=t, as_of=day, frames=frames, progress=progress)
         how = "5-fold CV" if r.backtest.horizon_days == 0 else f"as of {r.as_of}"
         _print_backtest(r.backtest, f"{r.task} {how}: chosen {r.chosen}")
         out = write_report(r, cfg.paths.out / f"train_{r.task}.json")
         console.print(
             f"registered {cfg.project_name}-{r.task} v{r.version} as challenger; backtest -> {out}"
         )
+
+
+def _train_segments(data: Any, cfg: Config, day: Any, progress: Any) -> None:
+    from customer_ml.pipeline import print_segments
+    from customer_ml.train.segment_job import train_segments
+
+    r = train_segments(data, cfg, as_of=day, progress=progress)
+    print_segments(r.segmentation, f"segments as of {day}", console=console)
+    console.print(f"registered {cfg.project_name}-segments v{r.version} as challenger")
 
 
 @models_app.command("list")

@@ -12,7 +12,7 @@ from customer_ml.config import Config
 from customer_ml.data.load import load_data
 from customer_ml.data.profile import print_profile
 
-__all__ = ["print_backtest", "run_demo"]
+__all__ = ["print_backtest", "print_segments", "run_demo"]
 
 
 def print_backtest(bt: Any, title: str, *, console: Console) -> None:
@@ -26,6 +26,25 @@ def print_backtest(bt: Any, title: str, *, console: Console) -> None:
         table.add_column(str(c), justify="right")
     for name, row in t.iterrows():
         table.add_row(str(name), *(str(v) for v in row))
+    console.print(table)
+
+
+def print_segments(seg: Any, title: str, *, console: Console) -> None:
+    """Segment names, sizes, revenue shares and the chosen solution's quality."""
+    q = seg.quality
+    table = Table(
+        title=f"{title}: {seg.params['algorithm']}, k={seg.params['k']}, "
+        f"{seg.params['transform']}; silhouette {q['silhouette']:.3f}, "
+        f"stability (ARI) {q['stability']:.3f}",
+        title_justify="left",
+    )
+    for c in ("segment", "name", "customers", "share", "revenue share"):
+        table.add_column(c, justify="left" if c in ("segment", "name") else "right")
+    for k, row in seg.profile.iterrows():
+        rev = f"{row['revenue_share']:.1%}" if "revenue_share" in row else ""
+        table.add_row(
+            str(k), seg.names[k], f"{int(row['customers']):,}", f"{row['share']:.1%}", rev
+        )
     console.print(table)
 
 
@@ -45,4 +64,9 @@ def run_demo(config: Config, *, console: Console, progress: Any = None) -> None:
         r = train_task(data, config, task=task, as_of=day, frames=frames, progress=progress)
         print_backtest(r.backtest, f"{task}: chosen {r.chosen}", console=console)
         console.print(f"registered {config.project_name}-{task} v{r.version} as challenger")
+    from customer_ml.train.segment_job import train_segments
+
+    seg = train_segments(data, config, as_of=day, progress=progress)
+    print_segments(seg.segmentation, f"segments as of {day}", console=console)
+    console.print(f"registered {config.project_name}-segments v{seg.version} as challenger")
     console.print(f"done in {time.perf_counter() - t:.1f} s")

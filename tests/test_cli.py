@@ -96,4 +96,5 @@ def test_demo_runs_end_to_end_on_a_small_config(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "registered demo-test-churn v1 as challenger" in result.output
     assert "registered demo-test-ltv v1 as challenger" in result.output
+    assert "registered demo-test-segments v1 as challenger" in result.output
     assert (tmp_path / "mlruns" / "mlflow.db").is_file()

@@ -123,3 +123,25 @@ def tuning_history(study: Any) -> Figure:
     fig.set_size_inches(7, 4.5)
     fig.tight_layout()
     return fig
+
+
+def segment_figures(snapshot: pd.DataFrame, seg: Any) -> dict[str, Figure]:
+    """Segment sizes and a profile heatmap (segment medians as z-scores of the population)."""
+    names = [f"{k}: {seg.names[k]}" for k in seg.profile.index]
+    fig1, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * len(names)))
+    ax.barh(names, seg.profile["share"])
+    ax.invert_yaxis()
+    ax.set(xlabel="share of customers", title="segment sizes")
+    fig1.tight_layout()
+    cols = [c for c in seg.columns if c in snapshot]
+    X = snapshot.reset_index(drop=True)[cols]
+    med = X.groupby(seg.labels).median()
+    z = (med - X.median()) / X.std().replace(0, 1)
+    fig2, ax2 = plt.subplots(figsize=(1.5 + 0.45 * len(cols), 1.2 + 0.5 * len(z)))
+    im = ax2.imshow(z.to_numpy(float), cmap="RdBu_r", vmin=-1.5, vmax=1.5, aspect="auto")
+    ax2.set_xticks(range(len(cols)), cols, rotation=60, ha="right", fontsize=7)
+    ax2.set_yticks(range(len(z)), names, fontsize=8)
+    ax2.set_title("segment profiles (median vs population, in standard deviations)")
+    fig2.colorbar(im, ax=ax2)
+    fig2.tight_layout()
+    return {"segment_sizes.png": fig1, "segment_profiles.png": fig2}

@@ -92,3 +92,25 @@ def choose_segments(
         params=dict(best.params),
         trials=study.trials_dataframe(attrs=("number", "value", "params", "user_attrs")),
     )
+
+
+def score_params(
+    snapshot: pd.DataFrame, params: dict[str, object], *, min_share: float = 0.02, seed: int = 0
+) -> float:
+    """The selection objective of given (k, algorithm, transform) on a snapshot (-1 when
+    degenerate): how a registered champion is re-scored on new data."""
+    X = snapshot.reset_index(drop=True)
+    cols = segment_columns(X)
+    pipe = make_segmenter(
+        cols,
+        k=int(str(params["k"])),
+        algorithm=str(params["algorithm"]),
+        transform=str(params["transform"]),
+        n_rows=len(X),
+        seed=seed,
+    ).fit(X)
+    labels = np.asarray(pipe.predict(X))
+    q = segment_quality(pipe, X, labels, seed=seed)
+    if q["min_share"] < min_share:
+        return -1.0
+    return (q["silhouette"] + q["stability"]) / 2

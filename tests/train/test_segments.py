@@ -39,3 +39,41 @@ def test_explanations_favour_the_assigned_segment(snap) -> None:
     assert list(e.columns) == cols
     # summed over features: squared distance to the next nearest minus to the own centroid
     assert (e.sum(axis=1) >= -1e-9).all()
+
+
+def test_logged_registered_and_reloaded_with_the_gate(tmp_path) -> None:
+    import datetime as dt
+
+    import mlflow.sklearn
+
+    from customer_ml.config import parse_config
+    from customer_ml.data.load import load_data
+    from customer_ml.tracking.registry import promote
+    from customer_ml.tracking.store import open_store
+    from customer_ml.train.segment_job import train_segments
+    from tests.conftest import REPO
+
+    cfg = parse_config(
+        {
+            "project": "s",
+            "data": {"synthetic": {"n_customers": 1200, "with_events": False}},
+            "tuning": {"n_trials": 5},
+            "paths": {"mlruns": str(tmp_path / "mlruns")},
+        },
+        base_dir=REPO,
+    )
+    data = load_data(cfg)
+    day = dt.date(2024, 12, 30)
+    first = train_segments(data, cfg, as_of=day)
+    client = open_store(cfg.paths.mlruns)
+    names = {a.path for a in client.list_artifacts(first.run_id, "plots")}
+    assert names == {"plots/segment_sizes.png", "plots/segment_profiles.png"}
+    assert promote(client, "s-segments").promoted
+    model = mlflow.sklearn.load_model("models:/s-segments@champion")
+    snap = build_snapshot(data, as_of=day)
+    np.testing.assert_array_equal(model.predict(snap), first.segmentation.pipeline.predict(snap))
+    second = train_segments(data, cfg, as_of=day)
+    tags = client.get_model_version("s-segments", second.version).tags
+    assert tags["champion_version"] == "1"
+    # the same data and search: the champion's recipe scores what it scored before
+    assert float(tags["champion_metric"]) == pytest.approx(float(tags["metric_value"]), abs=0.05)

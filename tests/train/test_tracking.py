@@ -152,6 +152,9 @@ def test_cli_evaluate_train_list_promote(tmp_path) -> None:
     written = json.loads((tmp_path / "out" / "train_churn.json").read_text())
     assert written["chosen"] == written["ranking"][0], written
     assert written["version"] == "1", r.output
+    assert "registered t-segments v1 as challenger" in r.output
+    r = run(app, ["models", "promote", "segments", "-c", str(path)])
+    assert r.exit_code == 0 and "champion" in r.output
     r = run(app, ["models", "promote", "ltv", "-c", str(path)])
     assert r.exit_code == 0 and "champion" in r.output
     r = run(app, ["models", "promote", "ltv", "-c", str(path)])
