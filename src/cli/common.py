@@ -1,0 +1,97 @@
+"""Shared by the commands: the Typer apps, consoles, options, error handling, progress."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from customer_ml.config import Config, ConfigError, load_config, parse_config
+from customer_ml.data.io import DataError
+
+app = typer.Typer(
+    help="Customer segmentation, churn and lifetime value.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Generate and check data.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+models_app = typer.Typer(help="The model registry: list and promote.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="YAML config file.")]
+
+
+def user_errors(fn: F) -> F:
+    """Report bad input as one clear message and exit 2 (no traceback, nothing written)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, DataError) as err:
+            err_console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+DEFAULT_CONFIG = {
+    "data": {"synthetic": {"n_customers": 5000}},
+    "horizon_days": 90,
+    "paths": {"out": "out/demo", "mlruns": "mlruns"},
+}
+
+
+def _demo_config(path: Path | None) -> Config:
+    if path is not None:
+        return load_config(path)
+    if Path("configs/default.yaml").is_file():
+        return load_config("configs/default.yaml")
+    return parse_config(DEFAULT_CONFIG, base_dir=Path.cwd())
+
+
+AsOfOpt = Annotated[
+    str | None, typer.Option("--as-of", help="YYYY-MM-DD; default: config, else last day")
+]
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar driven by the library's (what, done, total) callbacks; MLflow's own
+    logging is kept to errors."""
+    import mlflow  # noqa: F401  (configures its logger on import; quieten it after)
+    from rich.progress import Progress
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="mlflow")
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=1)
+
+        def update(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=max(total, 1))
+
+        yield update
+
+
+def _print_backtest(bt: Any, title: str) -> None:
+    from customer_ml.pipeline import print_backtest
+
+    print_backtest(bt, title, console=console)
+
+
+def _last_day(data: Any) -> str:
+    rng = data.date_range()
+    if rng is None:
+        raise DataError("no transactions: give --as-of")
+    return str(rng[1].date())
