@@ -152,9 +152,11 @@ SCORERS: dict[str, type[Scorer]] = {
 
 def from_spec(spec: dict[str, Any]) -> Scorer:
     """Rebuild an unfitted scorer from `Scorer.spec()` (e.g. read from the model registry)."""
+    from customer_ml.models.contractual import AttributeLGBM, AttributeLogistic
     from customer_ml.models.lgbm import LGBMChurnScorer, LGBMLTVScorer
 
-    known = {**SCORERS, "LGBMChurnScorer": LGBMChurnScorer, "LGBMLTVScorer": LGBMLTVScorer}
+    learned = (LGBMChurnScorer, LGBMLTVScorer, AttributeLGBM, AttributeLogistic)
+    known = {**SCORERS, **{c.__name__: c for c in learned}}
     cls = known.get(spec.get("class", ""))
     if cls is None:
         raise ValueError(f"unknown scorer class {spec.get('class')!r}; known: {sorted(known)}")

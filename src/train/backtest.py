@@ -228,14 +228,23 @@ def aggregate(
     return pd.DataFrame(rows)
 
 
+def content_key(tag: str, *parts: tuple[pd.Series, np.ndarray | None]) -> str:
+    """A short hash of `tag` and, per part, the customer ids (and their labels): what the
+    promotion gate calls "the same backtest" (or the same snapshot)."""
+    h = hashlib.sha256(tag.encode())
+    for ids, y in parts:
+        h.update(pd.util.hash_pandas_object(ids, index=False).to_numpy().tobytes())
+        if y is not None:
+            h.update(np.asarray(y, float).tobytes())
+    return h.hexdigest()[:16]
+
+
 def backtest_key(frames: dict[dt.date, pd.DataFrame], task: str, origin_list: list[dt.date]) -> str:
     """Identifies "the same backtest": task, origins and the content of the test frames."""
-    h = hashlib.sha256(json.dumps([task, [str(o) for o in origin_list]]).encode())
-    for o in origin_list:
-        f = frames[o]
-        h.update(pd.util.hash_pandas_object(f[["customer_id"]], index=False).to_numpy().tobytes())
-        h.update(target(f, task).tobytes())
-    return h.hexdigest()[:16]
+    tag = json.dumps([task, [str(o) for o in origin_list]])
+    return content_key(
+        tag, *((frames[o]["customer_id"], target(frames[o], task)) for o in origin_list)
+    )
 
 
 def run_backtest(

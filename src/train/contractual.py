@@ -8,7 +8,6 @@ bootstrap CI) is fit on every customer, logged and registered like the transacti
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -23,7 +22,7 @@ from customer_ml.models.metrics import churn_metrics
 from customer_ml.models.scorers import Scorer
 from customer_ml.tracking.pyfunc import ScorerModel
 from customer_ml.tracking.store import model_name, open_store
-from customer_ml.train.backtest import Backtest, Progress, aggregate
+from customer_ml.train.backtest import Backtest, Progress, aggregate, content_key
 from customer_ml.train.publish import add_champion, publish
 
 if TYPE_CHECKING:
@@ -71,9 +70,6 @@ def cross_validate(
                 {"candidate": name, "origin": f, "n_train": len(tr)} | churn_metrics(y[te], p)
             )
     joined = {k: pd.concat(v, ignore_index=True) for k, v in preds.items()}
-    h = hashlib.sha256(f"cv{n_splits}-{seed}".encode())
-    h.update(pd.util.hash_pandas_object(frame[["customer_id"]], index=False).to_numpy().tobytes())
-    h.update(y.tobytes())
     return Backtest(
         task="churn",
         horizon_days=0,
@@ -81,7 +77,7 @@ def cross_validate(
         per_origin=pd.DataFrame(rows),
         summary=aggregate("churn", joined, n_boot, seed),
         predictions=joined,
-        key=h.hexdigest()[:16],
+        key=content_key(f"cv{n_splits}-{seed}", (frame["customer_id"], y)),
     )
 
 

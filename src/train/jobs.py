@@ -20,6 +20,7 @@ from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import DataError
 from customer_ml.features.timing import cutoff
+from customer_ml.files import atomic_file
 from customer_ml.models.scorers import Scorer
 from customer_ml.tracking.pyfunc import ScorerModel
 from customer_ml.tracking.store import data_fingerprint, model_name, open_store
@@ -175,11 +176,8 @@ def train_task(
 
 
 def _write_json(obj: dict[str, Any], path: Path) -> Path:
-    """Write atomically (a temporary file renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    tmp.replace(path)
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, default=str))
     return path
 
 

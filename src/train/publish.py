@@ -27,13 +27,8 @@ Champion = tuple[str, str] | None  # (registered version, candidate name in this
 
 def _rebuild(spec: dict[str, Any]) -> Scorer:
     """An unfitted scorer from a registered spec (the tuned LightGBM wrapper included)."""
-    if spec.get("class") == "TunedLGBM":
+    if spec.get("class") == "TunedLGBM":  # lives in train/ (Optuna), so models/ cannot know it
         return TunedLGBM(**spec["params"])
-    from customer_ml.models.contractual import AttributeLGBM, AttributeLogistic
-
-    if spec.get("class") in CONTRACTUAL:
-        cls = AttributeLGBM if spec["class"] == "AttributeLGBM" else AttributeLogistic
-        return cls(**spec["params"])
     return from_spec(spec)
 
 

@@ -4,13 +4,11 @@ to MLflow (experiment and registered model <project>-segments) and register it."
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from dataclasses import dataclass
 
 import mlflow
 import mlflow.sklearn
-import pandas as pd
 from matplotlib import pyplot as plt
 from mlflow.models import infer_signature
 
@@ -21,7 +19,7 @@ from customer_ml.features.snapshot import build_snapshot
 from customer_ml.tracking.pyfunc import REQUIREMENTS, input_example
 from customer_ml.tracking.registry import champion_spec, register_challenger
 from customer_ml.tracking.store import data_fingerprint, experiment_id, model_name, open_store
-from customer_ml.train.backtest import Progress
+from customer_ml.train.backtest import Progress, content_key
 from customer_ml.train.plots import segment_figures
 from customer_ml.train.segments import Segmentation, choose_segments, score_params
 
@@ -89,10 +87,7 @@ def train_segments(
         )
         result.run_id = run.info.run_id
     if register:
-        key = hashlib.sha256(
-            pd.util.hash_pandas_object(snap[["customer_id"]], index=False).to_numpy().tobytes()
-            + as_of.isoformat().encode()
-        ).hexdigest()[:16]
+        key = content_key(f"segments-{as_of}", (snap["customer_id"], None))
         tags = {
             "task": "segments",
             "candidate": f"{seg.params['algorithm']} k={seg.params['k']} {seg.params['transform']}",
