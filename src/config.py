@@ -13,13 +13,22 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
+)
+
+from customer_ml.rules import (
+    DEFAULT_PLAYBOOKS,
+    FrequencyBands,
+    LifecycleRule,
+    PlaybookRule,
+    ServingConfig,
+    Strict,
+    TagsConfig,
+    ValueTierRule,
 )
 
 __all__ = [
@@ -30,19 +39,20 @@ __all__ = [
     "DataConfig",
     "EventsSource",
     "FeaturesConfig",
+    "FrequencyBands",
+    "LifecycleRule",
+    "PlaybookRule",
+    "ServingConfig",
     "SyntheticSource",
     "TagsConfig",
     "TransactionsSource",
+    "ValueTierRule",
     "load_config",
 ]
 
 
 class ConfigError(ValueError):
     """A config file that cannot be read or does not validate."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _resolve(value: Path | None, info: ValidationInfo) -> Path | None:
@@ -207,43 +217,6 @@ class FeaturesConfig(Strict):
         return tuple(sorted(set(v)))
 
 
-class ValueTierRule(Strict):
-    weights: dict[str, float] = Field(
-        default_factory=lambda: {"monetary_total": 1.0, "n_purchases": 1.0, "monetary_mean": 1.0},
-        description="features whose percentile ranks are averaged into the value score",
-    )
-    high: float = Field(0.8, gt=0, lt=1, description="score at or above which a tier is high")
-    mid: float = Field(0.4, gt=0, lt=1)
-
-
-class LifecycleRule(Strict):
-    new_days: int = Field(30, gt=0, description="first purchase within N days: new")
-    lapsed_days: int = Field(180, gt=0, description="no purchase for M days: lapsed")
-    at_risk_factor: float = Field(2.0, gt=0, description="gap > k x usual gap: at-risk")
-    at_risk_days_single: int = Field(90, gt=0, description="one-time buyers: at-risk after")
-    reactivated_gap_days: int | None = Field(
-        None,
-        description="a gap before the last purchase longer than this: reactivated "
-        "(default: lapsed_days)",
-    )
-
-
-class FrequencyBands(Strict):
-    """Purchases per year: below `low` is low, at or above `high` is high."""
-
-    low: float = 2.0
-    high: float = 12.0
-
-
-class TagsConfig(Strict):
-    value_tier: ValueTierRule = ValueTierRule()
-    lifecycle: LifecycleRule = LifecycleRule()
-    frequency: FrequencyBands = FrequencyBands()
-    basic: tuple[str, ...] | None = Field(
-        None, description="attribute columns to tag; None = every text attribute with < 20 levels"
-    )
-
-
 class BacktestConfig(Strict):
     """Rolling origins as_of - k * horizon (k = 1..n_origins); each trains on labelled
     snapshots at the `n_train_cutoffs` cutoffs whose label windows end by the origin."""
@@ -279,7 +252,22 @@ class Config(Strict):
     paths: PathsConfig = PathsConfig()
     backtest: BacktestConfig = BacktestConfig()
     tuning: TuningConfig = TuningConfig()
+    playbooks: dict[str, tuple[PlaybookRule, ...]] = Field(
+        default_factory=lambda: dict(DEFAULT_PLAYBOOKS),
+        description="named playbooks: ordered rules, the first match gives the action",
+    )
+    default_playbook: str = Field("retention", description="the playbook behind the scores")
+    serving: ServingConfig = ServingConfig()
     source: Path | None = Field(None, description="the file this config was read from")
+
+    @model_validator(mode="after")
+    def _playbook_known(self) -> Config:
+        if self.default_playbook not in self.playbooks:
+            raise ValueError(
+                f"default_playbook {self.default_playbook!r} is not among the playbooks "
+                f"{sorted(self.playbooks)}"
+            )
+        return self
 
     @property
     def project_name(self) -> str:

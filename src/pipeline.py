@@ -1,18 +1,28 @@
-"""The main job, step by step; grows as segmentation, scoring and the report land."""
+"""What the commands print, the demo, and the target list (thin layers over the library)."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
 from customer_ml.config import Config
+from customer_ml.data.io import DataError
 from customer_ml.data.load import load_data
 from customer_ml.data.profile import print_profile
 
-__all__ = ["print_backtest", "print_segments", "run_demo"]
+__all__ = [
+    "print_backtest",
+    "print_job",
+    "print_segments",
+    "print_target",
+    "run_demo",
+    "target_list",
+]
 
 
 def print_backtest(bt: Any, title: str, *, console: Console) -> None:
@@ -48,25 +58,87 @@ def print_segments(seg: Any, title: str, *, console: Console) -> None:
     console.print(table)
 
 
+def print_job(result: Any, *, console: Console) -> None:
+    """What a run or score wrote: the gate's verdicts, segments, actions, the folder."""
+    for task, verdict in result.promotions.items():
+        console.print(f"{task}: {verdict}")
+    s = result.scores
+    table = Table(title=f"customers as of {result.as_of}", title_justify="left")
+    for c in ("segment", "customers", "mean churn", "value at risk"):
+        table.add_column(c, justify="left" if c == "segment" else "right")
+    g = s.groupby("segment_name")
+    for name, n in g.size().sort_values(ascending=False).items():
+        rows = g.get_group(name)
+        table.add_row(
+            str(name),
+            f"{n:,}",
+            f"{rows['churn_probability'].mean():.1%}",
+            f"{rows['value_at_risk'].sum():,.0f}",
+        )
+    console.print(table)
+    actions = s["recommended_action"].value_counts()
+    console.print("actions: " + ", ".join(f"{k} {v:,}" for k, v in actions.items()))
+    console.print(f"wrote {result.out}: scores.parquet, scores.csv, metrics.json, report.html")
+
+
+def target_list(
+    config: Config, folder: Path, *, playbook: str, top: int
+) -> tuple[pd.DataFrame, Path]:
+    """The `top` customers of the latest scores in `folder` by value at risk, with the
+    actions of `playbook`; written to folder/target_<playbook>.csv."""
+    from customer_ml.files import atomic_file
+    from customer_ml.scoring.playbook import apply_playbook
+    from customer_ml.scoring.playbook import playbook as rules_of
+
+    path = folder / "scores.parquet"
+    if not path.is_file():
+        raise DataError(f"{path}: no scores; run `customer-ml run` or `score` first")
+    try:
+        rules = rules_of(config, playbook)
+    except KeyError as err:
+        raise DataError(str(err.args[0])) from None
+    s = pd.read_parquet(path)
+    s[["recommended_action", "action_channel"]] = apply_playbook(s, rules)
+    cols = [
+        "customer_id",
+        "segment_name",
+        "value_tier",
+        "lifecycle_stage",
+        "churn_probability",
+        "predicted_ltv",
+        "expected_purchases",
+        "value_at_risk",
+        "recommended_action",
+        "action_channel",
+    ]
+    ranked = s.sort_values("value_at_risk", ascending=False, kind="stable")[cols]
+    out = folder / f"target_{playbook}.csv"
+    with atomic_file(out) as tmp:
+        ranked.to_csv(tmp, index=False)
+    return ranked.head(top).reset_index(drop=True), out
+
+
+def print_target(table: pd.DataFrame, *, title: str, console: Console) -> None:
+    t = Table(title=title, title_justify="left")
+    shown = ["customer_id", "segment_name", "churn_probability", "predicted_ltv"]
+    shown += ["value_at_risk", "recommended_action"]
+    table = table[shown]
+    for c in table.columns:
+        t.add_column(c.replace("_", " "), justify="right" if table[c].dtype.kind == "f" else "left")
+    for row in table.itertuples(index=False):
+        t.add_row(*(f"{v:,.3f}" if isinstance(v, float) else str(v) for v in row))
+    console.print(t)
+
+
 def run_demo(config: Config, *, console: Console, progress: Any = None) -> None:
-    """Generate (or load) the demo data, profile it, then backtest, tune, log and register
-    the churn and LTV models."""
-    from customer_ml.train.jobs import TASKS, prepare_frames, resolve_as_of, train_task
+    """The main job on the built-in synthetic data: generate, profile, then `run` (train,
+    promote by the gate, score, report) into the config's paths.out."""
+    from customer_ml.batch import run_job
 
     t = time.perf_counter()
     console.rule("customer-ml demo: data")
     data = load_data(config)
     print_profile(data, console=console)
-    day = resolve_as_of(data, config, None)
-    console.rule(f"churn and LTV as of {day} (horizon {config.horizon_days} days)")
-    frames = prepare_frames(data, config, as_of=day, progress=progress)
-    for task in TASKS:
-        r = train_task(data, config, task=task, as_of=day, frames=frames, progress=progress)
-        print_backtest(r.backtest, f"{task}: chosen {r.chosen}", console=console)
-        console.print(f"registered {config.project_name}-{task} v{r.version} as challenger")
-    from customer_ml.train.segment_job import train_segments
-
-    seg = train_segments(data, config, as_of=day, progress=progress)
-    print_segments(seg.segmentation, f"segments as of {day}", console=console)
-    console.print(f"registered {config.project_name}-segments v{seg.version} as challenger")
+    result = run_job(config, data=data, progress=progress)
+    print_job(result, console=console)
     console.print(f"done in {time.perf_counter() - t:.1f} s")

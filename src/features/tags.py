@@ -11,7 +11,13 @@ import pandas as pd
 
 from customer_ml.config import TagsConfig
 
-__all__ = ["LIFECYCLE_STAGES", "RFM_SEGMENTS", "build_tags", "rfm_segment"]
+__all__ = [
+    "LIFECYCLE_STAGES",
+    "RFM_SEGMENTS",
+    "TagReference",
+    "build_tags",
+    "rfm_segment",
+]
 
 LIFECYCLE_STAGES = ("new", "active", "at-risk", "lapsed", "reactivated")
 
@@ -31,61 +37,99 @@ RFM_SEGMENTS: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = (
 )
 
 
-def _quintile(values: pd.Series, *, ascending: bool = True) -> pd.Series:
+class TagReference:
+    """The population that percentile-based tags (RFM quintiles, value score) rank against:
+    sorted non-missing values per column, so one new customer is ranked in O(log n); and the
+    attribute columns that make basic tags (text with < 20 levels in the population).
+
+    Ranking a snapshot against its own reference equals pandas' ``rank(pct=True)`` with
+    average ties, so batch scoring and the service tag a known customer identically."""
+
+    def __init__(self, snapshot: pd.DataFrame, config: TagsConfig | None = None) -> None:
+        cfg = config or TagsConfig()
+        self.sorted_ = {
+            c: np.sort(pd.to_numeric(snapshot[c], errors="coerce").dropna().to_numpy(float))
+            for c in ["recency_days", "n_purchases", "monetary_total", *cfg.value_tier.weights]
+            if c in snapshot.columns
+        }
+        self.basic_ = _basic_columns(snapshot, cfg)
+
+    def pct(self, values: np.ndarray, column: str, *, ascending: bool = True) -> np.ndarray:
+        """Average-tie percentile rank of `values` within the reference column (NaN stays)."""
+        ref = self.sorted_[column]
+        v = np.asarray(values, float)
+        n = max(len(ref), 1)
+        lo = np.searchsorted(ref, v, side="left")
+        hi = np.searchsorted(ref, v, side="right")
+        if not ascending:  # rank of -v: values above count as below
+            lo, hi = len(ref) - hi, len(ref) - lo
+        return np.where(np.isnan(v), np.nan, (lo + hi + 1) / 2 / n)
+
+
+def _quintile(pct: np.ndarray) -> np.ndarray:
     """Scores 1-5 from percentile ranks (ties share a score); 5 is the largest value."""
-    pct = values.rank(pct=True, method="average", ascending=ascending)
-    return np.clip(np.ceil(pct * 5), 1, 5).fillna(1).astype(int)
+    return np.clip(np.ceil(np.nan_to_num(pct, nan=0.0) * 5), 1, 5).astype(int)
 
 
-def rfm_segment(r: pd.Series, fm: pd.Series) -> pd.Series:
-    """Named RFM segment for R and FM scores (1-5)."""
-    out = pd.Series("Lost", index=r.index, dtype=object)
-    done = pd.Series(False, index=r.index)
+def _rfm_table() -> np.ndarray:
+    table = np.full((5, 5), "Lost", dtype=object)
+    done = np.zeros((5, 5), bool)
     for name, rs, fs in RFM_SEGMENTS:
-        hit = ~done & r.isin(rs) & fm.isin(fs)
-        out[hit] = name
-        done |= hit
-    return out
+        for r in rs:
+            for f in fs:
+                if not done[r - 1, f - 1]:
+                    table[r - 1, f - 1], done[r - 1, f - 1] = name, True
+    return table
 
 
-def _lifecycle(s: pd.DataFrame, cfg: TagsConfig) -> pd.Series:
+_RFM = _rfm_table()
+
+
+def rfm_segment(r: pd.Series | np.ndarray, fm: pd.Series | np.ndarray) -> np.ndarray:
+    """Named RFM segment for R and FM scores (1-5): the first matching rule of RFM_SEGMENTS."""
+    return np.asarray(_RFM[np.asarray(r, int) - 1, np.asarray(fm, int) - 1])
+
+
+def _col(s: pd.DataFrame, name: str) -> np.ndarray:
+    return s[name].to_numpy(dtype=float, na_value=np.nan)
+
+
+def _lifecycle(s: pd.DataFrame, cfg: TagsConfig) -> np.ndarray:
     rule = cfg.lifecycle
     react = rule.reactivated_gap_days or rule.lapsed_days
-    usual = s["ipt_mean_days"]
+    recency, usual = _col(s, "recency_days"), _col(s, "ipt_mean_days")
     at_risk = np.where(
-        s["frequency"] >= 1,
-        s["recency_days"] > rule.at_risk_factor * usual.fillna(np.inf),
-        s["recency_days"] > rule.at_risk_days_single,
+        _col(s, "frequency") >= 1,
+        recency > rule.at_risk_factor * np.nan_to_num(usual, nan=np.inf),
+        recency > rule.at_risk_days_single,
     )
     conditions = [
-        s["T"] <= rule.new_days,
-        s["recency_days"] > rule.lapsed_days,
+        _col(s, "T") <= rule.new_days,
+        recency > rule.lapsed_days,
         at_risk,
-        s["last_gap_days"].fillna(0).astype(float) > react,
+        np.nan_to_num(_col(s, "last_gap_days"), nan=0.0) > react,
     ]
-    return pd.Series(
-        np.select(conditions, ["new", "lapsed", "at-risk", "reactivated"], default="active"),
-        index=s.index,
-    )
+    return np.select(conditions, ["new", "lapsed", "at-risk", "reactivated"], default="active")
 
 
-def _value(s: pd.DataFrame, cfg: TagsConfig) -> tuple[pd.Series, pd.Series]:
+def _value(s: pd.DataFrame, cfg: TagsConfig, ref: TagReference) -> tuple[np.ndarray, np.ndarray]:
     rule = cfg.value_tier
     used = {k: w for k, w in rule.weights.items() if k in s.columns and w > 0}
     if not used:
         used = {"n_purchases": 1.0}
-    score = sum(w * s[k].rank(pct=True).fillna(0) for k, w in used.items()) / sum(used.values())
+    total = sum(w * np.nan_to_num(ref.pct(_col(s, k), k), nan=0.0) for k, w in used.items())
+    score = np.asarray(total, float) / sum(used.values())
     tier = np.select([score >= rule.high, score >= rule.mid], ["high", "mid"], default="low")
-    return pd.Series(score, index=s.index), pd.Series(tier, index=s.index)
+    return score, tier
 
 
-def _argmax_tag(s: pd.DataFrame, prefix: str, label: str) -> pd.Series:
+def _argmax_tag(s: pd.DataFrame, prefix: str, label: str) -> np.ndarray:
     cols = [c for c in s.columns if c.startswith(prefix)]
     if not cols:
-        return pd.Series("", index=s.index)
-    shares = s[cols].fillna(0).to_numpy()
-    best = np.array([c[len(prefix) :] for c in cols])[shares.argmax(axis=1)]
-    return pd.Series(np.where(shares.max(axis=1) > 0, label + ":" + best, ""), index=s.index)
+        return np.full(len(s), "", dtype=object)
+    shares = np.nan_to_num(s[cols].to_numpy(dtype=float, na_value=np.nan))
+    best = np.array([f"{label}:{c[len(prefix) :]}" for c in cols], dtype=object)
+    return np.where(shares.max(axis=1) > 0, best[shares.argmax(axis=1)], "")
 
 
 def _basic_columns(s: pd.DataFrame, cfg: TagsConfig) -> list[str]:
@@ -98,36 +142,50 @@ def _basic_columns(s: pd.DataFrame, cfg: TagsConfig) -> list[str]:
     ]
 
 
-def build_tags(snapshot: pd.DataFrame, config: TagsConfig | None = None) -> pd.DataFrame:
+def build_tags(
+    snapshot: pd.DataFrame,
+    config: TagsConfig | None = None,
+    *,
+    reference: TagReference | None = None,
+) -> pd.DataFrame:
     """Per customer: value score and tier, lifecycle stage, RFM scores and segment, tag list.
 
     Every customer gets exactly one lifecycle stage (first match of new, lapsed, at-risk,
-    reactivated; else active) and one RFM segment.
+    reactivated; else active) and one RFM segment. Quintiles and the value score rank each
+    customer within `reference` (default: the snapshot itself), e.g. the feature store's
+    population when the service tags one customer.
     """
     cfg = config or TagsConfig()
     s = snapshot.reset_index(drop=True)
-    r = _quintile(s["recency_days"], ascending=False)
-    f = _quintile(s["n_purchases"])
-    m = _quintile(s["monetary_total"]) if "monetary_total" in s else f
+    ref = reference or TagReference(s, cfg)
+    r = _quintile(ref.pct(_col(s, "recency_days"), "recency_days", ascending=False))
+    f = _quintile(ref.pct(_col(s, "n_purchases"), "n_purchases"))
+    m = (
+        _quintile(ref.pct(_col(s, "monetary_total"), "monetary_total"))
+        if "monetary_total" in s
+        else f
+    )
     fm = np.floor((f + m) / 2 + 0.5).astype(int)
-    score, tier = _value(s, cfg)
+    score, tier = _value(s, cfg, ref)
     stage = _lifecycle(s, cfg)
-    per_year = s["n_purchases"] / np.maximum(s["T"], 30) * 365
+    per_year = _col(s, "n_purchases") / np.maximum(_col(s, "T"), 30) * 365
     band = np.select(
         [per_year >= cfg.frequency.high, per_year >= cfg.frequency.low],
         ["frequency:high", "frequency:mid"],
         default="frequency:low",
     )
     parts = [
-        pd.Series(np.where(s["frequency"] > 0, "repeat buyer", "first-time buyer")),
-        pd.Series(band),
+        np.where(_col(s, "frequency") > 0, "repeat buyer", "first-time buyer"),
+        band,
         _argmax_tag(s, "category_share_", "favourite"),
         _argmax_tag(s, "channel_share_", "channel"),
     ]
-    for col in _basic_columns(s, cfg):
+    for col in ref.basic_:
         if col in s:
-            parts.append((col[len("attr_") :] + ":" + s[col].astype(str)).where(s[col].notna(), ""))
+            v = s[col]
+            parts.append(np.where(v.notna(), col[len("attr_") :] + ":" + v.astype(str), ""))
     tag_lists = [[t for t in row if t] for row in zip(*parts, strict=True)]
+    rs, fs, ms = r.astype(str), f.astype(str), m.astype(str)
     return pd.DataFrame(
         {
             "customer_id": s["customer_id"],
@@ -137,8 +195,8 @@ def build_tags(snapshot: pd.DataFrame, config: TagsConfig | None = None) -> pd.D
             "r_score": r,
             "f_score": f,
             "m_score": m,
-            "rfm_score": r.astype(str) + f.astype(str) + m.astype(str),
-            "rfm_segment": rfm_segment(r, pd.Series(fm)),
+            "rfm_score": np.char.add(np.char.add(rs, fs), ms).astype(object),
+            "rfm_segment": rfm_segment(r, fm),
             "tags": tag_lists,
         }
     )

@@ -11,7 +11,7 @@ import pandas as pd
 
 from customer_ml.models.btyd import BetaGeoModel, GammaGammaModel, ParetoNBDModel
 
-__all__ = ["BTYD_COLUMNS", "btyd_features", "fit_btyd"]
+__all__ = ["BTYD_COLUMNS", "Fitted", "btyd_features", "fit_btyd", "from_params", "to_params"]
 
 BTYD_COLUMNS = {
     "bgnbd_p_alive": "BG/NBD probability that the customer is still active",
@@ -36,9 +36,27 @@ def _summary(snapshot: pd.DataFrame) -> pd.DataFrame:
     return s
 
 
-def fit_btyd(
-    snapshot: pd.DataFrame, *, seed: int = 0
-) -> tuple[BetaGeoModel, ParetoNBDModel, GammaGammaModel | None]:
+Fitted = tuple[BetaGeoModel, ParetoNBDModel, GammaGammaModel | None]
+
+
+def to_params(models: Fitted) -> dict[str, dict[str, float] | None]:
+    """The fitted parameters, JSON-safe (stored beside a feature store)."""
+    bg, pn, gg = models
+    return {"bgnbd": bg.params_, "pnbd": pn.params_, "gg": gg.params_ if gg else None}
+
+
+def from_params(params: dict[str, dict[str, float] | None]) -> Fitted:
+    """Models from `to_params` output, ready to forecast (no refit)."""
+    bg, pn = BetaGeoModel(), ParetoNBDModel()
+    bg.params_, pn.params_ = dict(params["bgnbd"] or {}), dict(params["pnbd"] or {})
+    gg = None
+    if params.get("gg"):
+        gg = GammaGammaModel()
+        gg.params_ = dict(params["gg"] or {})
+    return bg, pn, gg
+
+
+def fit_btyd(snapshot: pd.DataFrame, *, seed: int = 0) -> Fitted:
     """BG/NBD, Pareto/NBD and (with amounts and enough repeat buyers) Gamma-Gamma."""
     if len(snapshot) < MIN_CUSTOMERS:
         raise ValueError(
@@ -58,13 +76,22 @@ def fit_btyd(
     return bg, pn, gg
 
 
-def btyd_features(snapshot: pd.DataFrame, *, horizon_days: int, seed: int = 0) -> pd.DataFrame:
+def btyd_features(
+    snapshot: pd.DataFrame,
+    *,
+    horizon_days: int,
+    seed: int = 0,
+    models: Fitted | None = None,
+    mean_spend: float | None = None,
+) -> pd.DataFrame:
     """The columns of BTYD_COLUMNS for every row of `snapshot` (revenue ones need amounts).
 
     Uses the snapshot's own columns only (frequency, recency, T, monetary_value/mean), so it
-    sees what the snapshot saw.
+    sees what the snapshot saw. The models are fit on the snapshot unless given (`models`,
+    e.g. those fit on the feature store's snapshot, to score a single customer the same way);
+    `mean_spend` is the fallback spend per purchase without Gamma-Gamma.
     """
-    bg, pn, gg = fit_btyd(snapshot, seed=seed)
+    bg, pn, gg = models or fit_btyd(snapshot, seed=seed)
     s = _summary(snapshot)
     t = float(horizon_days)
     out = pd.DataFrame(index=snapshot.index)
@@ -82,7 +109,8 @@ def btyd_features(snapshot: pd.DataFrame, *, horizon_days: int, seed: int = 0) -
                 )
             )
         else:  # too few repeat buyers for Gamma-Gamma: the mean spend per purchase
-            spend = np.full(len(s), float(np.nanmean(snapshot["monetary_mean"])))
+            fallback = np.nanmean(snapshot["monetary_mean"]) if mean_spend is None else mean_spend
+            spend = np.full(len(s), float(fallback))
         out["gg_expected_spend"] = spend
         out["bgnbd_gg_revenue"] = out["bgnbd_expected_purchases"] * spend
         out["pnbd_gg_revenue"] = out["pnbd_expected_purchases"] * spend

@@ -1,0 +1,104 @@
+"""Commands: run, score, target, serve (the main job, batch scoring, action lists, the API)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from customer_ml.cli.common import AsOfOpt, ConfigOpt, _progress, app, console, user_errors
+from customer_ml.config import load_config
+
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Output folder; default: the config's paths.out")
+]
+
+
+@app.command()
+@user_errors
+def run(
+    config: ConfigOpt,
+    as_of: AsOfOpt = None,
+    out: OutOpt = None,
+    reuse_models: Annotated[
+        bool, typer.Option("--reuse-models", help="Score with registered champions if present.")
+    ] = False,
+) -> None:
+    """Train (or reuse), promote by the gate, score every customer and write the outputs."""
+    from customer_ml.batch import run_job
+    from customer_ml.pipeline import print_job
+
+    cfg = load_config(config)
+    with _progress() as progress:
+        result = run_job(cfg, as_of=as_of, out=out, reuse_models=reuse_models, progress=progress)
+    print_job(result, console=console)
+
+
+@app.command()
+@user_errors
+def score(config: ConfigOpt, as_of: AsOfOpt = None, out: OutOpt = None) -> None:
+    """Score with the champion models only (no training); migration against the folder's
+    previous scores; the feature store for the service."""
+    from customer_ml.batch import score_job
+    from customer_ml.data.load import load_data
+    from customer_ml.pipeline import print_job
+    from customer_ml.train.jobs import resolve_as_of
+
+    cfg = load_config(config)
+    data = load_data(cfg)
+    result = score_job(cfg, as_of=resolve_as_of(data, cfg, as_of), out=out, data=data)
+    print_job(result, console=console)
+
+
+@app.command()
+@user_errors
+def target(
+    config: ConfigOpt,
+    playbook: Annotated[
+        str | None, typer.Option(help="Playbook name; default: the config's")
+    ] = None,
+    top: Annotated[int, typer.Option(min=1, help="How many customers to list.")] = 20,
+    out: OutOpt = None,
+) -> None:
+    """List customers by expected value at risk (churn probability x predicted LTV) with
+    the playbook's action; writes target_<playbook>.csv beside the scores."""
+    from customer_ml.pipeline import print_target, target_list
+
+    cfg = load_config(config)
+    folder = out or cfg.paths.out
+    name = playbook or cfg.default_playbook
+    table, path = target_list(cfg, folder, playbook=name, top=top)
+    print_target(table, title=f"top {top} by value at risk, playbook {name!r}", console=console)
+    console.print(f"wrote {path}")
+
+
+@app.command()
+@user_errors
+def serve(
+    config: ConfigOpt,
+    port: Annotated[int | None, typer.Option(help="default: the config's serving.port")] = None,
+    store: Annotated[
+        Path | None, typer.Option(help="Feature store folder; default: the config's paths.out")
+    ] = None,
+) -> None:
+    """Start the HTTP service (BentoML) on 127.0.0.1 with the champions and the feature store."""
+    cfg = load_config(config)
+    root = Path(__file__).resolve().parents[2]
+    service = root / "serving" / "service.py"
+    if not service.is_file():
+        raise typer.BadParameter(f"{service} not found (serve runs from a source checkout)")
+    env = os.environ | {
+        "CUSTOMER_ML_CONFIG": str(Path(config).resolve()),
+        "BENTOML_DO_NOT_TRACK": "true",
+    }
+    if store is not None:
+        env["CUSTOMER_ML_STORE"] = str(store.resolve())
+    bentoml = Path(sys.executable).with_name("bentoml")
+    cmd = [str(bentoml), "serve", "serving.service:CustomerScoring", "--working-dir", str(root)]
+    cmd += ["--host", cfg.serving.host, "--port", str(port or cfg.serving.port)]
+    console.print(" ".join(cmd))
+    raise typer.Exit(subprocess.call(cmd, env=env))

@@ -1,0 +1,210 @@
+"""Reasons in words: each customer's largest contributions, rendered from the feature values
+("last purchase 142 days ago (usual gap 30 days)", "spend in the last 90 days down 80 %").
+
+Contributions come from the scorer: exact TreeSHAP for LightGBM, linear terms for logistic
+models. A BTYD forecast or a carried-forward rate is a closed-form function of a few inputs,
+not a sum of terms, so its reasons are those inputs' standardised deviations from the
+population (log scale), signed by the direction in which each moves the score. Contributions
+of features that describe one fact (days since the last purchase and that as a multiple of the
+usual gap) are added together, which keeps SHAP values additive.
+
+Each reason starts with ↑ (raises the score: churn risk or value) or ↓ (lowers it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from customer_ml.features.catalogue import describe
+from customer_ml.models.scorers import Scorer
+
+__all__ = ["ReasonBase", "render_reasons", "score_contributions"]
+
+# feature -> the feature whose reason it shares (BG/NBD and Pareto/NBD forecast one thing)
+GROUPS = {
+    "gap_ratio": "recency_days",
+    "pnbd_p_alive": "bgnbd_p_alive",
+    "pnbd_p_any": "bgnbd_p_any",
+    "pnbd_expected_purchases": "bgnbd_expected_purchases",
+    "pnbd_gg_revenue": "bgnbd_gg_revenue",
+}
+# how a BTYD / rate forecast moves with each input: +1 raises the score, -1 lowers it
+DRIVER_SIGNS = {
+    "churn": {"recency_days": 1, "gap_ratio": 1, "T": 1, "frequency": -1, "recency": -1},
+    "ltv": {
+        "recency_days": -1,
+        "frequency": 1,
+        "recency": 1,
+        "monetary_value": 1,
+        "monetary_total": 1,
+        "n_purchases": 1,
+        "T": -1,
+    },
+}
+
+
+class ReasonBase:
+    """Population statistics for driver-based reasons (median and spread of log1p values),
+    from the scored population (the feature store), so one customer scored by the service
+    gets the reasons batch scoring gives it."""
+
+    def __init__(self, population: pd.DataFrame) -> None:
+        cols = {c for signs in DRIVER_SIGNS.values() for c in signs} & set(population.columns)
+        logs = {c: np.log1p(population[c].to_numpy(float).clip(min=0)) for c in sorted(cols)}
+        self.center_ = {c: float(np.nanmedian(v)) if len(v) else 0.0 for c, v in logs.items()}
+        self.scale_ = {c: float(np.nanstd(v)) or 1.0 if len(v) else 1.0 for c, v in logs.items()}
+
+
+def _is_additive(contrib: pd.DataFrame) -> bool:
+    return len([c for c in contrib.columns if c != "base"]) > 1
+
+
+def score_contributions(
+    scorer: Scorer, frame: pd.DataFrame, *, task: str, base: ReasonBase
+) -> pd.DataFrame:
+    """Per customer and feature, the signed contribution behind the score (no ``base``)."""
+    contrib = scorer.contributions(frame)
+    if _is_additive(contrib):
+        out = contrib.drop(columns="base")
+    else:
+        signs = {c: s for c, s in DRIVER_SIGNS[task].items() if c in frame and c in base.center_}
+        out = pd.DataFrame(
+            {
+                c: s
+                * (np.log1p(frame[c].to_numpy(float).clip(min=0)) - base.center_[c])
+                / base.scale_[c]
+                for c, s in signs.items()
+            },
+            index=frame.index,
+        )
+    for col, into in GROUPS.items():
+        if col in out and into in out:
+            out[into] = out[into] + out.pop(col)
+    return out.fillna(0.0)
+
+
+# ---- rendering ---------------------------------------------------------------------------
+
+Fmt = Callable[[float], str]
+INT: Fmt = "{:,.0f}".format
+MONEY: Fmt = "{:,.2f}".format
+PCT: Fmt = "{:.0%}".format
+DEC: Fmt = "{:.2f}".format
+
+# (pattern, template with {v} and the pattern's groups as {0}, {1}, value format)
+TEMPLATES: tuple[tuple[str, str, Fmt], ...] = (
+    (r"n_purchases", "{v} purchases so far", INT),
+    (r"frequency", "{v} repeat purchases", INT),
+    (r"T", "customer for {v} days", INT),
+    (r"recency", "{v} days between first and last purchase", INT),
+    (r"ipt_mean_days", "usual gap between purchases {v} days", INT),
+    (r"ipt_std_days", "gaps between purchases vary by {v} days", INT),
+    (r"last_gap_days", "gap before the last purchase {v} days", INT),
+    (r"monetary_mean", "average order {v}", MONEY),
+    (r"monetary_std", "order value varies by {v}", MONEY),
+    (r"monetary_value", "average repeat order {v}", MONEY),
+    (r"monetary_total", "total spend {v}", MONEY),
+    (r"purchases_(\d+)d", "{v} purchases in the last {0} days", INT),
+    (r"spend_(\d+)d", "spend in the last {0} days {v}", MONEY),
+    (r"dow_share_(\w+)", "{v} of purchases on {0}", PCT),
+    (r"category_share_(\w+)", "{v} of items in {0}", PCT),
+    (r"channel_share_(\w+)", "{v} of items through {0}", PCT),
+    (r"return_rate", "{v} of items returned", PCT),
+    (r"items_per_order", "{v} items per order", DEC),
+    (r"days_since_last_event", "last activity {v} days ago", INT),
+    (r"events_(\d+)d", "{v} activity events in the last {0} days", INT),
+    (r"events_(\w+?)_(\d+)d", "{v} {0} events in the last {1} days", INT),
+    (r"days_since_signup", "signed up {v} days ago", INT),
+    (r"(bgnbd|pnbd)_p_alive", "purchase pattern: {v} likely still active", PCT),
+    (r"(bgnbd|pnbd)_p_any", "{v} chance of buying again within the horizon", PCT),
+    (r"(bgnbd|pnbd)_expected_purchases", "expected {v} purchases within the horizon", DEC),
+    (r"(bgnbd|pnbd)_gg_revenue", "expected spend {v} within the horizon", MONEY),
+    (r"gg_expected_spend", "expected order value {v}", MONEY),
+)
+
+
+def _trend(kind: str, w: str) -> Callable[[float], str]:
+    what = "purchases" if kind == "purchases" else "spend"
+
+    def fmt(t: float) -> str:
+        if t >= 1:
+            return f"{what} in the last {w} days, none in the {w} before"
+        if t <= -1:
+            return f"no {what} in the last {w} days (some in the {w} before)"
+        change = 2 * t / (1 - t)  # t = (a - b) / (a + b)  =>  a / b - 1
+        if abs(change) < 0.005:
+            return f"{what} in the last {w} days level with the {w} before"
+        word = "up" if change > 0 else "down"
+        return f"{what} in the last {w} days {word} {abs(change):.0%} on the {w} before"
+
+    return fmt
+
+
+def _template(template: str, fmt: Fmt, groups: list[str]) -> Callable[[float], str]:
+    return lambda v: template.format(*groups, v=fmt(v))
+
+
+def _renderer(name: str) -> Callable[[float], str]:
+    m = re.fullmatch(r"(purchases|spend)_trend_(\d+)d", name)
+    if m:
+        return _trend(m.group(1), m.group(2))
+    for pattern, template, fmt in TEMPLATES:
+        m = re.fullmatch(pattern, name)
+        if m:
+            groups = [g.replace("_", " ") for g in m.groups()]
+            return _template(template, fmt, groups)
+    try:
+        text = describe(name)[0]
+    except KeyError:
+        text = name.replace("_", " ")
+    return lambda v: f"{text}: {v:.3g}"
+
+
+def _render_column(name: str, frame: pd.DataFrame, rows: np.ndarray) -> list[str]:
+    if name == "recency_days" and "ipt_mean_days" in frame:
+        days = frame["recency_days"].to_numpy(float)[rows]
+        gap = frame["ipt_mean_days"].to_numpy(float)[rows]
+        return [
+            f"last purchase {d:,.0f} days ago (usual gap {g:,.0f} days)"
+            if g == g
+            else f"last purchase {d:,.0f} days ago (one purchase so far)"
+            for d, g in zip(days, gap, strict=True)
+        ]
+    if name == "recency_days":
+        return [f"last purchase {d:,.0f} days ago" for d in frame[name].to_numpy(float)[rows]]
+    col = frame[name]
+    if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        label = name.removeprefix("attr_").replace("_", " ")
+        return [f"{label}: {v}" for v in col.to_numpy(object)[rows]]
+    fmt = _renderer(name)
+    label = name.replace("_", " ")
+    return [fmt(v) if v == v else f"{label} unknown" for v in col.to_numpy(float)[rows]]
+
+
+def render_reasons(
+    contrib: pd.DataFrame, frame: pd.DataFrame, *, n: int = 3, horizon_days: int = 90
+) -> list[list[str]]:
+    """The `n` largest contributions by size per customer, rendered from `frame`'s values,
+    each with ↑ or ↓; contributions of exactly 0 are left out."""
+    values = contrib.to_numpy(float)
+    if values.shape[1] == 0 or len(values) == 0:
+        return [[] for _ in range(len(values))]
+    k = min(n, values.shape[1])
+    top = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :k]
+    size = np.take_along_axis(values, top, axis=1)
+    texts = np.empty(top.shape, dtype=object)
+    flat = top.ravel()
+    for j in np.unique(flat):
+        where = np.nonzero(flat == j)[0]
+        rendered = _render_column(str(contrib.columns[j]), frame, where // k)
+        horizon = f"the next {horizon_days} days"
+        texts.ravel()[where] = [t.replace("the horizon", horizon) for t in rendered]
+    arrows = np.where(size > 0, "↑ ", "↓ ")
+    return [
+        [a + t for a, t, s in zip(ar, tx, sz, strict=True) if s != 0]
+        for ar, tx, sz in zip(arrows, texts, size, strict=True)
+    ]

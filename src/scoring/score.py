@@ -1,0 +1,129 @@
+"""Scoring customers: segment, tags, churn probability, expected purchases, predicted LTV,
+reasons in words and the recommended action, one row per customer.
+
+`CustomerScorer` holds the models and the population they are scored against (the feature
+store); batch scoring, the HTTP service and notebooks all call `score`, so they agree to the
+last digit for the same customer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from customer_ml.config import Config
+from customer_ml.data.dataset import Dataset
+from customer_ml.features.tags import TagReference, build_tags
+from customer_ml.scoring.models import Models
+from customer_ml.scoring.playbook import apply_playbook, playbook, value_at_risk
+from customer_ml.scoring.reasons import ReasonBase, render_reasons, score_contributions
+from customer_ml.scoring.store import FeatureStore, build_store
+
+__all__ = ["SCORE_COLUMNS", "CustomerScorer", "score"]
+
+SCORE_COLUMNS = [
+    "customer_id",
+    "segment",
+    "segment_name",
+    "value_tier",
+    "lifecycle_stage",
+    "rfm_score",
+    "rfm_segment",
+    "tags",
+    "churn_probability",
+    "expected_purchases",
+    "predicted_ltv",
+    "value_at_risk",
+    "top_reasons",
+    "ltv_reasons",
+    "recommended_action",
+    "action_channel",
+]
+
+
+class CustomerScorer:
+    """The models plus the population they score against (quintiles, value ranks and driver
+    statistics come from the feature store, so scoring one customer equals scoring all)."""
+
+    def __init__(self, models: Models, store: FeatureStore, config: Config) -> None:
+        self.models = models
+        self.store = store
+        self.config = config
+        self.rules = playbook(config)
+        self.tag_reference = TagReference(store.frame, config.tags)
+        self.reason_base = ReasonBase(store.frame)
+        self.has_amount = "monetary_total" in store.frame
+
+    def _forecasts(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        churn = np.clip(self.models.churn.scorer.predict(frame), 0.0, 1.0)
+        value = np.clip(self.models.ltv.scorer.predict(frame), 0.0, None)
+        if self.has_amount:  # the LTV model forecasts revenue; BG/NBD the purchase count
+            purchases = frame["bgnbd_expected_purchases"].to_numpy(float)
+            return churn, purchases, value
+        return churn, value, np.full(len(frame), np.nan)
+
+    def score(self, frame: pd.DataFrame, *, reasons: int = 3) -> pd.DataFrame:
+        """Scores for every row of `frame` (scoring rows: the store's columns)."""
+        frame = frame.reset_index(drop=True)
+        tags = build_tags(frame, self.config.tags, reference=self.tag_reference)
+        seg = self.models.segments.assign(frame)
+        churn, purchases, ltv = self._forecasts(frame)
+        names = self.models.segments.names
+        out = pd.DataFrame(
+            {
+                "customer_id": frame["customer_id"].to_numpy(),
+                "segment": seg,
+                "segment_name": [names.get(int(s), f"segment {s}") for s in seg],
+                "value_tier": tags["value_tier"].to_numpy(),
+                "lifecycle_stage": tags["lifecycle_stage"].to_numpy(),
+                "rfm_score": tags["rfm_score"].to_numpy(),
+                "rfm_segment": tags["rfm_segment"].to_numpy(),
+                "tags": tags["tags"].to_numpy(),
+                "churn_probability": churn,
+                "expected_purchases": purchases,
+                "predicted_ltv": ltv,
+            }
+        )
+        out["value_at_risk"] = value_at_risk(out).to_numpy()
+        kw = {"n": reasons, "horizon_days": self.models.horizon_days}
+        out["top_reasons"] = render_reasons(self.contributions(frame, "churn"), frame, **kw)
+        out["ltv_reasons"] = render_reasons(self.contributions(frame, "ltv"), frame, **kw)
+        out = pd.concat([out, apply_playbook(out, self.rules)], axis=1)
+        return out[SCORE_COLUMNS]
+
+    def contributions(self, frame: pd.DataFrame, task: str) -> pd.DataFrame:
+        """The signed contributions behind a task's score (see `scoring.reasons`)."""
+        model = self.models.churn if task == "churn" else self.models.ltv
+        return score_contributions(model.scorer, frame, task=task, base=self.reason_base)
+
+    def explain(self, frame: pd.DataFrame) -> dict[str, Any]:
+        """Everything behind one customer's scores: full churn and LTV contribution vectors
+        (with the base value they add to) and the segment's distance contributions."""
+        row = frame.reset_index(drop=True).iloc[:1]
+        out: dict[str, Any] = {}
+        for task, model in (("churn", self.models.churn), ("ltv", self.models.ltv)):
+            raw = model.scorer.contributions(row).iloc[0]
+            out[task] = {
+                "contributions": {k: float(v) for k, v in raw.items() if k != "base"},
+                "base": float(raw.get("base", 0.0)),
+                "reason_weights": {
+                    k: float(v) for k, v in self.contributions(row, task).iloc[0].items()
+                },
+            }
+        seg = self.models.segments.explain(row).iloc[0]
+        out["segment"] = {k: float(v) for k, v in seg.items()}
+        return out
+
+    def score_store(self) -> pd.DataFrame:
+        """Every customer of the feature store."""
+        return self.score(self.store.frame)
+
+
+def score(data: Dataset, *, models: Models, as_of: str | dt.date, config: Config) -> pd.DataFrame:
+    """Score every customer seen up to `as_of` (rows with ts <= as_of only) with `models`."""
+    day = pd.Timestamp(as_of).date()
+    store = build_store(data, as_of=day, config=config, schema=models.schema)
+    return CustomerScorer(models, store, config).score_store()
