@@ -14,6 +14,7 @@ SHARED_DATA = Path(os.environ.get("CUSTOMER_ML_SHARED_DATA", REPO.parent / "shar
 
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def shared_file(*parts: str) -> Path:
@@ -57,3 +58,26 @@ def cdnow_sample_snapshot() -> pd.DataFrame:
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+TRAINED_CONFIG = """\
+data: {synthetic: {n_customers: 1500, days: 600, acquisition_days: 300}}
+project: svc
+backtest: {n_origins: 1, n_train_cutoffs: 2, n_boot: 20}
+tuning: {n_trials: 2, timeout_s: 5, max_rounds: 100}
+serving: {max_batch: 50}
+paths: {out: out, mlruns: mlruns}
+"""
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    """A small synthetic project trained, promoted and scored once by `run_job`:
+    (config path, JobResult); its outputs are in <tmp>/out, its MLflow store in <tmp>/mlruns."""
+    from customer_ml.batch import run_job
+    from customer_ml.config import load_config
+
+    root = tmp_path_factory.mktemp("trained")
+    path = root / "svc.yaml"
+    path.write_text(TRAINED_CONFIG)
+    return path, run_job(load_config(path))

@@ -164,7 +164,13 @@ def _renderer(name: str) -> Callable[[float], str]:
     return lambda v: f"{text}: {v:.3g}"
 
 
-def _render_column(name: str, frame: pd.DataFrame, rows: np.ndarray) -> list[str]:
+def _render_column(
+    name: str, frame: pd.DataFrame, rows: np.ndarray, contrib: np.ndarray
+) -> list[str]:
+    if name == "log_p_purchase":  # the two-part LTV model's purchase part: log P(purchase)
+        return [f"{np.exp(c):.0%} chance of buying within the horizon" for c in contrib]
+    if name not in frame:
+        return [name.replace("_", " ")] * len(rows)
     if name == "recency_days" and "ipt_mean_days" in frame:
         days = frame["recency_days"].to_numpy(float)[rows]
         gap = frame["ipt_mean_days"].to_numpy(float)[rows]
@@ -200,7 +206,8 @@ def render_reasons(
     flat = top.ravel()
     for j in np.unique(flat):
         where = np.nonzero(flat == j)[0]
-        rendered = _render_column(str(contrib.columns[j]), frame, where // k)
+        rows = where // k
+        rendered = _render_column(str(contrib.columns[j]), frame, rows, values[rows, j])
         horizon = f"the next {horizon_days} days"
         texts.ravel()[where] = [t.replace("the horizon", horizon) for t in rendered]
     arrows = np.where(size > 0, "↑ ", "↓ ")

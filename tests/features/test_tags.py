@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -87,3 +88,27 @@ def test_behaviour_and_basic_tags(snap) -> None:
     assert any(t.startswith("channel:") for t in first)
     assert any(t.startswith("region:") for t in first)
     assert any(t.startswith("age_band:") for t in first)
+
+
+def test_reference_ranks_equal_pandas_ranks_and_one_row_equals_batch(snap) -> None:
+    from customer_ml.features.tags import TagReference
+
+    rng = np.random.default_rng(3)
+    v = pd.Series(rng.integers(0, 6, 300).astype(float))
+    v[::17] = np.nan
+    ref = TagReference(pd.DataFrame({"n_purchases": v}))
+    np.testing.assert_allclose(
+        ref.pct(v.to_numpy(), "n_purchases"), v.rank(pct=True).to_numpy(), rtol=0, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        ref.pct(v.to_numpy(), "n_purchases", ascending=False),
+        v.rank(pct=True, ascending=False).to_numpy(),
+        rtol=0,
+        atol=1e-12,
+    )
+    batch = build_tags(snap)
+    reference = TagReference(snap)
+    for i in (0, len(snap) // 2, len(snap) - 1):
+        one = build_tags(snap.iloc[[i]], reference=reference).iloc[0]
+        assert one.drop("tags").equals(batch.iloc[i].drop("tags"))
+        assert one["tags"] == batch.iloc[i]["tags"]

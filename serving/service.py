@@ -1,0 +1,160 @@
+"""The scoring service: champions from the MLflow registry, the feature store in memory.
+
+    CUSTOMER_ML_CONFIG=configs/default.yaml bentoml serve serving.service:CustomerScoring
+
+(or `customer-ml serve --config X`). Environment: CUSTOMER_ML_CONFIG (required), CUSTOMER_ML_STORE
+(the folder of features.parquet; default: the config's paths.out) and the API key variable
+named by the config's serving.api_key_env (when set, every request but /livez, /readyz,
+/healthz and /metrics needs the header X-API-Key).
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from typing import Any
+
+import bentoml
+from bentoml.exceptions import InvalidArgument, NotFound
+
+from serving.schemas import CustomerIn, CustomerScore, Explanation
+
+OPEN_PATHS = {"/livez", "/readyz", "/healthz", "/metrics"}
+
+
+class GuardMiddleware:
+    """The API key (when configured) and JSON-only POST bodies (BentoML answers a multipart
+    body without a boundary with a 500; this makes it a 415)."""
+
+    def __init__(self, app: Any, api_key: str | None) -> None:
+        self.app, self.key = app, api_key.encode() if api_key else None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        from starlette.responses import JSONResponse
+
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        if self.key is not None and not hmac.compare_digest(
+            headers.get(b"x-api-key", b""), self.key
+        ):
+            reply = JSONResponse({"error": "invalid or missing API key (header X-API-Key)"}, 401)
+            return await reply(scope, receive, send)
+        if scope["method"] == "POST":
+            kind = headers.get(b"content-type", b"application/json").split(b";")[0].strip()
+            if kind.lower() != b"application/json":
+                reply = JSONResponse({"error": "Content-Type must be application/json"}, 415)
+                return await reply(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+def _settings() -> tuple[Any, str | None]:
+    from customer_ml.config import load_config
+
+    path = os.environ.get("CUSTOMER_ML_CONFIG")
+    if not path:
+        raise RuntimeError("set CUSTOMER_ML_CONFIG to the config file the models were trained with")
+    config = load_config(path)
+    return config, os.environ.get(config.serving.api_key_env) or None
+
+
+@bentoml.service(workers=1)
+class CustomerScoring:
+    """Segments, tags, churn, LTV, reasons and actions for customers, by id or by features."""
+
+    def __init__(self) -> None:
+        from customer_ml.scoring.models import load_models
+        from customer_ml.scoring.score import CustomerScorer
+        from customer_ml.scoring.store import read_store
+
+        config, _ = _settings()
+        store = read_store(os.environ.get("CUSTOMER_ML_STORE") or config.paths.out)
+        self.scorer = CustomerScorer(load_models(config), store, config)
+        self.max_batch = config.serving.max_batch
+        self.as_of = store.as_of.isoformat()
+
+    def _frames(self, customers: list[CustomerIn]) -> tuple[Any, list[int], dict[int, str]]:
+        """Scoring rows for the customers that can be scored, their positions, and an error
+        per position that cannot."""
+        import pandas as pd
+
+        store = self.scorer.store
+        known = set(store.feature_columns)
+        errors: dict[int, str] = {}
+        rows, sent, where = [], [], []
+        positions = store.lookup([c.customer_id for c in customers])
+        for i, (c, pos) in enumerate(zip(customers, positions, strict=True)):
+            if c.features is None:
+                if pos < 0:
+                    errors[i] = f"unknown customer_id {c.customer_id!r} (not in the feature store)"
+                else:
+                    rows.append(int(pos))
+                    where.append(i)
+                continue
+            unknown = sorted(set(c.features) - known)
+            if unknown:
+                raise InvalidArgument(f"customers[{i}].features: unknown feature(s) {unknown}")
+            sent.append({**c.features, "customer_id": str(c.customer_id)})
+        parts = [store.frame.iloc[rows]] if rows else []
+        if sent:
+            try:
+                parts.append(store.complete(pd.DataFrame(sent)))
+            except ValueError as err:
+                raise InvalidArgument(f"customers[].features: {err}") from None
+            where += [i for i, c in enumerate(customers) if c.features is not None]
+        frame = pd.concat(parts, ignore_index=True) if parts else None
+        return frame, where, errors
+
+    def _score(self, customers: list[CustomerIn]) -> list[CustomerScore]:
+        import math
+
+        if not customers:
+            raise InvalidArgument("customers: give at least one customer")
+        if len(customers) > self.max_batch:
+            raise InvalidArgument(
+                f"customers: {len(customers)} in one request, the limit is {self.max_batch}"
+            )
+        frame, where, errors = self._frames(customers)
+        out: list[CustomerScore | None] = [None] * len(customers)
+        versions = self.scorer.models.versions
+        if frame is not None:
+            scores = self.scorer.score(frame)
+            for i, rec in zip(where, scores.to_dict(orient="records"), strict=True):
+                clean = {
+                    k: None if isinstance(v, float) and not math.isfinite(v) else v
+                    for k, v in rec.items()
+                }
+                clean["customer_id"] = str(customers[i].customer_id)
+                clean = {
+                    k: list(v) if k in ("tags", "top_reasons", "ltv_reasons") else v
+                    for k, v in clean.items()
+                }
+                out[i] = CustomerScore(**clean, model_versions=versions, as_of=self.as_of)
+        for i, msg in errors.items():
+            out[i] = CustomerScore(customer_id=str(customers[i].customer_id), error=msg)
+        return [o for o in out if o is not None]
+
+    @bentoml.api
+    def score(self, customers: list[CustomerIn]) -> list[CustomerScore]:
+        """Score a batch: each customer by id or with features; unknown ids get an error."""
+        return self._score(customers)
+
+    @bentoml.api
+    def explain(self, customer: CustomerIn) -> Explanation:
+        """The full contribution vectors behind one customer's scores."""
+        frame, _, errors = self._frames([customer])
+        if frame is None:
+            raise NotFound(errors.get(0, "customer not found"))
+        detail = self.scorer.explain(frame)
+        scores = self._score([customer])[0]
+        return Explanation(customer_id=str(customer.customer_id), **detail, scores=scores)
+
+
+def _api_key() -> str | None:
+    try:
+        return _settings()[1]
+    except RuntimeError:  # no config yet: __init__ will say so
+        return None
+
+
+CustomerScoring.add_asgi_middleware(GuardMiddleware, api_key=_api_key())

@@ -1,0 +1,107 @@
+"""Reasons in words and playbook actions: rendering, ranking, grouping, first-match rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from customer_ml.config import ConfigError, parse_config
+from customer_ml.rules import PlaybookRule
+from customer_ml.scoring.playbook import apply_playbook, value_at_risk
+from customer_ml.scoring.reasons import render_reasons
+
+FRAME = pd.DataFrame(
+    {
+        "recency_days": [142.0, 3.0],
+        "ipt_mean_days": [30.0, np.nan],
+        "spend_trend_90d": [-0.6666666666666666, 1.0],
+        "monetary_total": [1234.5, 10.0],
+        "purchases_90d": [0.0, 1.0],
+    }
+)
+
+
+def test_reasons_rank_by_size_and_render_values_with_direction() -> None:
+    contrib = pd.DataFrame(
+        {
+            "recency_days": [2.0, -0.1],
+            "spend_trend_90d": [0.5, 0.0],
+            "monetary_total": [-1.0, 0.3],
+            "purchases_90d": [0.1, -0.2],
+        }
+    )
+    got = render_reasons(contrib, FRAME, n=3)
+    assert got[0] == [
+        "↑ last purchase 142 days ago (usual gap 30 days)",
+        "↓ total spend 1,234.50",
+        "↑ spend in the last 90 days down 80% on the 90 before",
+    ]
+    # a zero contribution is no reason; one purchase so far has no usual gap
+    assert got[1] == [
+        "↑ total spend 10.00",
+        "↓ 1 purchases in the last 90 days",
+        "↓ last purchase 3 days ago (one purchase so far)",
+    ]
+
+
+def test_trend_extremes_and_horizon_wording() -> None:
+    frame = pd.DataFrame({"purchases_trend_30d": [1.0, -1.0], "bgnbd_p_any": [0.25, 0.5]})
+    contrib = pd.DataFrame({"purchases_trend_30d": [1.0, 1.0], "bgnbd_p_any": [0.5, 0.1]})
+    got = render_reasons(contrib, frame, n=2, horizon_days=60)
+    assert got[0][0] == "↑ purchases in the last 30 days, none in the 30 before"
+    assert got[0][1] == "↑ 25% chance of buying again within the next 60 days"
+    assert got[1][0] == "↑ no purchases in the last 30 days (some in the 30 before)"
+
+
+def _scores() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "segment": [0, 1, 1, 2],
+            "segment_name": ["x", "y", "y", "z"],
+            "value_tier": ["high", "high", "low", "low"],
+            "lifecycle_stage": ["at-risk", "active", "lapsed", "new"],
+            "rfm_segment": ["At risk", "Champions", "Lost", "New"],
+            "churn_probability": [0.9, 0.1, 0.95, 0.5],
+            "predicted_ltv": [100.0, 50.0, 1.0, np.nan],
+            "expected_purchases": [2.0, 3.0, 0.1, 1.0],
+        }
+    )
+
+
+def test_playbook_first_match_wins_and_conditions_combine() -> None:
+    rules = (
+        PlaybookRule(action="call", when={"value_tier": ("high",)}, churn_at_least=0.5),
+        PlaybookRule(action="care", when={"value_tier": ("high",)}),
+        PlaybookRule(action="win back", when={"lifecycle_stage": ("lapsed", "at-risk")}),
+        PlaybookRule(action="segment 2", when={"segment": (2,)}, churn_below=0.6),
+    )
+    got = apply_playbook(_scores(), rules)["recommended_action"].tolist()
+    assert got == ["call", "care", "win back", "segment 2"]
+    # without a default rule a customer matching nothing gets no action
+    assert apply_playbook(_scores(), rules[:2])["recommended_action"].tolist()[2:] == ["", ""]
+
+
+def test_value_at_risk_uses_ltv_else_expected_purchases() -> None:
+    s = _scores()
+    assert value_at_risk(s).tolist() == pytest.approx([90.0, 5.0, 0.95, 0.0])
+    s["predicted_ltv"] = np.nan
+    assert value_at_risk(s).tolist() == pytest.approx([1.8, 0.3, 0.095, 0.5])
+
+
+def test_playbooks_come_from_config_and_typos_are_named() -> None:
+    raw = {
+        "data": {"synthetic": {}},
+        "playbooks": {"vip": [{"action": "gift", "when": {"value_tier": ["high"]}}]},
+        "default_playbook": "vip",
+    }
+    cfg = parse_config(raw, base_dir=Path("."))
+    assert cfg.playbooks["vip"][0].action == "gift"
+    with pytest.raises(ConfigError, match="default_playbook"):
+        parse_config({**raw, "default_playbook": "nope"}, base_dir=Path("."))
+    bad = {**raw, "playbooks": {"vip": [{"action": "gift", "when": {"tier": ["high"]}}]}}
+    with pytest.raises(ConfigError, match=r"playbooks\.vip\.0\.when"):
+        parse_config(bad, base_dir=Path("."))
