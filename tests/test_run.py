@@ -54,7 +54,7 @@ def test_run_meets_the_contract(trained) -> None:
 
 
 def test_one_customer_scores_exactly_as_in_the_batch(trained) -> None:
-    path, result = trained
+    path, _ = trained
     cfg = load_config(path)
     scorer = CustomerScorer(load_models(cfg), read_store(cfg.paths.out), cfg)
     batch = pd.read_parquet(cfg.paths.out / "scores.parquet").set_index("customer_id")

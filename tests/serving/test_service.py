@@ -1,0 +1,196 @@
+"""A real `bentoml serve` process on a free loopback port: scores over HTTP equal the batch
+scores, bad input gets 4xx with field-level messages, unknown ids a per-customer error, the API
+key is enforced, a schemathesis fuzz run finds no 5xx, and a restart loses nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from customer_ml.config import load_config
+from tests.conftest import REPO
+
+KEY = "test-key"
+H = {"X-API-Key": KEY}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(config: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = os.environ | {
+        "CUSTOMER_ML_CONFIG": str(config),
+        "CUSTOMER_ML_API_KEY": KEY,
+        "BENTOML_DO_NOT_TRACK": "true",
+    }
+    bentoml = Path(sys.executable).with_name("bentoml")
+    cmd = [str(bentoml), "serve", "serving.service:CustomerScoring", "--working-dir", str(REPO)]
+    proc = subprocess.Popen(
+        [*cmd, "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "bentoml serve exited during start-up"
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    stop(proc)
+    raise AssertionError("the service did not become ready in 120 s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def service(trained) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
+    path, _ = trained
+    proc, url = start(path)
+    yield url, path, proc
+    if proc.poll() is None:
+        stop(proc)
+
+
+def post(url: str, route: str, body: object, headers: dict[str, str] = H) -> httpx.Response:
+    return httpx.post(f"{url}/{route}", json=body, headers=headers, timeout=30)
+
+
+def test_scores_over_http_equal_the_batch_scores(service) -> None:
+    url, path, _ = service
+    batch = pd.read_parquet(load_config(path).paths.out / "scores.parquet")
+    sample = batch.sample(10, random_state=1)
+    r = post(url, "score", {"customers": [{"customer_id": c} for c in sample.customer_id]})
+    assert r.status_code == 200, r.text
+    got = pd.DataFrame(r.json())
+    assert got["error"].isna().all()
+    for (_, want), (_, row) in zip(sample.iterrows(), got.iterrows(), strict=True):
+        assert row["customer_id"] == str(want["customer_id"])
+        assert row["churn_probability"] == want["churn_probability"]
+        assert row["predicted_ltv"] == want["predicted_ltv"]
+        assert row["segment_name"] == want["segment_name"]
+        assert row["top_reasons"] == list(want["top_reasons"])
+        assert row["recommended_action"] == want["recommended_action"]
+        assert set(row["model_versions"]) == {"churn", "ltv", "segments"}
+
+
+def test_unknown_ids_get_an_error_entry_and_others_are_scored(service) -> None:
+    url, path, _ = service
+    known = pd.read_parquet(load_config(path).paths.out / "scores.parquet").customer_id[0]
+    r = post(url, "score", {"customers": [{"customer_id": "nobody"}, {"customer_id": known}]})
+    assert r.status_code == 200
+    first, second = r.json()
+    assert "unknown customer_id 'nobody'" in first["error"]
+    assert first["churn_probability"] is None
+    assert second["error"] is None and 0 <= second["churn_probability"] <= 1
+
+
+FEATURES = {"recency_days": 12, "n_purchases": 4, "frequency": 3, "recency": 150, "T": 162}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ("{not json", 400, "json_invalid"),
+        ({}, 400, '"loc":["customers"]'),
+        ({"customers": [{}]}, 400, "customer_id"),
+        ({"customers": [{"customer_id": ["a"]}]}, 400, "customer_id"),
+        ({"customers": [{"customer_id": "a", "features": {"T": "NaN"}}]}, 400, "features"),
+        ({"customers": []}, 400, "at least one customer"),
+        ({"customers": [{"customer_id": str(i)} for i in range(51)]}, 400, "the limit is 50"),
+        ({"customers": [{"customer_id": "a", "features": {"foo": 1}}]}, 400, "['foo']"),
+        ({"customers": [{"customer_id": "a", "features": {"T": 3}}]}, 400, "recency_days"),
+        ({"customers": [{"customer_id": "a", "extra": 1}]}, 400, "extra"),
+    ],
+)
+def test_bad_input_gets_4xx_with_the_field(service, body, status, message) -> None:
+    url, _, _ = service
+    # a JSON NaN literal (Python's json writes one; strict parsers would not)
+    raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    raw = raw.replace(b'"NaN"', b"NaN")
+    r = httpx.post(f"{url}/score", content=raw, headers=H | {"content-type": "application/json"})
+    assert r.status_code == status, r.text
+    assert message in r.text
+
+
+def test_features_sent_are_scored_and_explained(service) -> None:
+    url, _, _ = service
+    r = post(url, "score", {"customers": [{"customer_id": "new-1", "features": FEATURES}]})
+    assert r.status_code == 200, r.text
+    assert r.json()[0]["error"] is None and r.json()[0]["top_reasons"]
+    e = post(url, "explain", {"customer": {"customer_id": "new-1", "features": FEATURES}})
+    assert e.status_code == 200, e.text
+    body = e.json()
+    assert body["churn"]["contributions"] and body["segment"]
+    assert post(url, "explain", {"customer": {"customer_id": "nobody"}}).status_code == 404
+
+
+def test_api_key_and_content_type(service) -> None:
+    url, _, _ = service
+    body = {"customers": [{"customer_id": "x"}]}
+    assert post(url, "score", body, headers={}).status_code == 401
+    assert post(url, "score", body, headers={"X-API-Key": "wrong"}).status_code == 401
+    for route in ("livez", "readyz", "metrics"):
+        assert httpx.get(f"{url}/{route}").status_code == 200
+    r = httpx.post(
+        f"{url}/score", content=b"x", headers=H | {"content-type": "multipart/form-data"}
+    )
+    assert r.status_code == 415
+
+
+@pytest.mark.slow
+def test_fuzzing_the_openapi_spec_finds_no_server_error(service, tmp_path: Path) -> None:
+    url, _, _ = service
+    st = Path(sys.executable).with_name("schemathesis")
+    done = subprocess.run(
+        [
+            *(str(st), "run", f"{url}/docs.json", "-H", f"X-API-Key: {KEY}"),
+            *("--checks", "not_a_server_error", "--max-examples", "25", "--seed", "1"),
+            *("--no-color", "--request-timeout", "30"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_killed_mid_load_and_restarted_it_answers_the_same(service) -> None:
+    url, path, proc = service
+    body = {"customers": [{"customer_id": "x"}, {"customer_id": "new", "features": FEATURES}]}
+    before = post(url, "score", body).json()
+    os.killpg(proc.pid, signal.SIGKILL)  # no clean shutdown
+    proc.wait()
+    again, url2 = start(path)
+    try:
+        assert post(url2, "score", body).json() == before
+    finally:
+        stop(again)
