@@ -12,7 +12,7 @@ export DO_NOT_TRACK := 1
 # cache bytecode: the stack imports ~3,000 modules, compiling them costs ~13 s per process
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: demo test lint typecheck pytest clean install bench bench-100m
+.PHONY: demo test lint typecheck pytest clean install bench bench-100m bench-serve serve
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -45,6 +45,13 @@ bench: $(STAMP)
 bench-100m: $(STAMP)
 	$(BIN)/python bench/snapshot.py --rows 100M --memory-limit 4GB --no-pandas \
 		--out bench/results/snapshot_100m.json
+
+# needs the demo's models and outputs (make demo first)
+bench-serve: $(STAMP)
+	$(BIN)/python bench/serve.py --config configs/default.yaml
+
+serve: $(STAMP)
+	$(BIN)/customer-ml serve --config configs/default.yaml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -72,8 +72,16 @@ class CustomerScoring:
         self.scorer = CustomerScorer(load_models(config), store, config)
         self.max_batch = config.serving.max_batch
         self.as_of = store.as_of.isoformat()
+        # the store and the champions are fixed for the life of the process, so the scores of
+        # the customers in it are too: computed once (same code as a request) when it is small
+        self.cached: dict[str, dict[str, Any]] = {}
+        if len(store.frame) <= config.serving.precompute_limit:
+            scores = self.scorer.score_store()
+            self.cached = {str(r["customer_id"]): r for r in scores.to_dict(orient="records")}
 
-    def _frames(self, customers: list[CustomerIn]) -> tuple[Any, list[int], dict[int, str]]:
+    def _frames(
+        self, customers: list[CustomerIn], index: list[int] | None = None
+    ) -> tuple[Any, list[int], dict[int, str]]:
         """Scoring rows for the customers that can be scored, their positions, and an error
         per position that cannot."""
         import pandas as pd
@@ -93,7 +101,8 @@ class CustomerScoring:
                 continue
             unknown = sorted(set(c.features) - known)
             if unknown:
-                raise InvalidArgument(f"customers[{i}].features: unknown feature(s) {unknown}")
+                at = index[i] if index else i
+                raise InvalidArgument(f"customers[{at}].features: unknown feature(s) {unknown}")
             sent.append({**c.features, "customer_id": str(c.customer_id)})
         parts = [store.frame.iloc[rows]] if rows else []
         if sent:
@@ -114,12 +123,22 @@ class CustomerScoring:
             raise InvalidArgument(
                 f"customers: {len(customers)} in one request, the limit is {self.max_batch}"
             )
-        frame, where, errors = self._frames(customers)
         out: list[CustomerScore | None] = [None] * len(customers)
         versions = self.scorer.models.versions
+        records: list[tuple[int, dict[str, Any]]] = []
+        todo = []
+        for i, c in enumerate(customers):
+            hit = self.cached.get(str(c.customer_id)) if c.features is None else None
+            if hit is not None:
+                records.append((i, hit))
+            else:
+                todo.append(i)
+        frame, where, errors = self._frames([customers[i] for i in todo], todo)
+        where, errors = [todo[j] for j in where], {todo[j]: m for j, m in errors.items()}
         if frame is not None:
-            scores = self.scorer.score(frame)
-            for i, rec in zip(where, scores.to_dict(orient="records"), strict=True):
+            records += zip(where, self.scorer.score(frame).to_dict(orient="records"), strict=True)
+        if records:
+            for i, rec in records:
                 clean = {
                     k: None if isinstance(v, float) and not math.isfinite(v) else v
                     for k, v in rec.items()

@@ -78,7 +78,9 @@ def print_job(result: Any, *, console: Console) -> None:
     console.print(table)
     actions = s["recommended_action"].value_counts()
     console.print("actions: " + ", ".join(f"{k} {v:,}" for k, v in actions.items()))
-    console.print(f"wrote {result.out}: scores.parquet, scores.csv, metrics.json, report.html")
+    console.print(
+        f"wrote {result.out.resolve()}: scores.parquet, scores.csv, metrics.json, report.html"
+    )
 
 
 def target_list(

@@ -109,6 +109,12 @@ class ServingConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(3000, ge=1, le=65535)
     max_batch: int = Field(1000, ge=1, description="customers per /score request")
+    precompute_limit: int = Field(
+        200_000,
+        ge=0,
+        description="feature stores up to this many customers are scored once at start-up, "
+        "so lookups by id answer from memory (larger stores score each request)",
+    )
     api_key_env: str = Field(
         "CUSTOMER_ML_API_KEY", description="when this variable is set, requests need the key"
     )
