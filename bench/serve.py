@@ -17,10 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -28,7 +24,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
+from customer_ml.launch import REPO, start_service, stop_service
 
 
 def batch(config_path: Path, n: int) -> dict[str, float]:
@@ -74,35 +70,6 @@ def batch(config_path: Path, n: int) -> dict[str, float]:
         "ratio_vs_loop": with_reasons / loop,
         "churn_trees": float(booster.num_trees()) if booster is not None else float("nan"),
     }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start(config_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = os.environ | {"CUSTOMER_ML_CONFIG": str(config_path), "BENTOML_DO_NOT_TRACK": "true"}
-    env.pop("CUSTOMER_ML_API_KEY", None)
-    cmd = [
-        str(Path(sys.executable).with_name("bentoml")),
-        "serve",
-        "serving.service:CustomerScoring",
-    ]
-    cmd += ["--working-dir", str(REPO), "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    raise SystemExit("service did not start")
 
 
 async def open_loop(url: str, ids: list[str], rate: float, seconds: float) -> dict[str, float]:
@@ -172,7 +139,8 @@ def main() -> None:
 
     ids = pd.read_parquet(load_config(args.config).paths.out / "scores.parquet").customer_id
     ids = [str(i) for i in ids.sample(min(2000, len(ids)), random_state=0)]
-    proc, url = start(args.config)
+    os.environ.pop("CUSTOMER_ML_API_KEY", None)  # measured without the key check
+    proc, url = start_service(args.config.resolve(), timeout_s=120)
     try:
         asyncio.run(open_loop(url, ids, 5, 3))  # warm-up
         result["http_open_loop"] = [
@@ -183,8 +151,7 @@ def main() -> None:
             key=lambda r: r["requests_per_s"] if r["errors"] == 0 else -1,
         )
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        stop_service(proc)
     result["cores"] = os.cpu_count() or 0
     print(json.dumps(result, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -137,18 +137,18 @@ class CustomerScoring:
         where, errors = [todo[j] for j in where], {todo[j]: m for j, m in errors.items()}
         if frame is not None:
             records += zip(where, self.scorer.score(frame).to_dict(orient="records"), strict=True)
-        if records:
-            for i, rec in records:
-                clean = {
-                    k: None if isinstance(v, float) and not math.isfinite(v) else v
-                    for k, v in rec.items()
-                }
-                clean["customer_id"] = str(customers[i].customer_id)
-                clean = {
-                    k: list(v) if k in ("tags", "top_reasons", "ltv_reasons") else v
-                    for k, v in clean.items()
-                }
-                out[i] = CustomerScore(**clean, model_versions=versions, as_of=self.as_of)
+        lists = ("tags", "top_reasons", "ltv_reasons")
+        for i, rec in records:
+            clean = {
+                k: list(v)
+                if k in lists
+                else None
+                if isinstance(v, float) and not math.isfinite(v)
+                else v
+                for k, v in rec.items()
+            }
+            clean["customer_id"] = str(customers[i].customer_id)
+            out[i] = CustomerScore(**clean, model_versions=versions, as_of=self.as_of)
         for i, msg in errors.items():
             out[i] = CustomerScore(customer_id=str(customers[i].customer_id), error=msg)
         return [o for o in out if o is not None]

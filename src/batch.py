@@ -31,7 +31,7 @@ from customer_ml.scoring.migration import transition_matrix
 from customer_ml.scoring.models import Models, load_models
 from customer_ml.scoring.score import CustomerScorer
 from customer_ml.scoring.store import build_store
-from customer_ml.tracking.registry import promote
+from customer_ml.tracking.registry import promote, version_by_alias
 from customer_ml.tracking.store import experiment_id, model_name, open_store
 
 __all__ = ["MIGRATED", "JobResult", "run_job", "score_job", "write_scores"]
@@ -55,11 +55,8 @@ class JobResult:
 
 def _has_champion(config: Config, task: str) -> bool:
     client = open_store(config.paths.mlruns)
-    try:
-        client.get_model_version_by_alias(model_name(config.project_name, task), "champion")
-    except mlflow.exceptions.MlflowException:
-        return False
-    return True
+    name = model_name(config.project_name, task)
+    return version_by_alias(client, name, "champion") is not None
 
 
 def train_models(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -86,19 +85,17 @@ def serve(
     ] = None,
 ) -> None:
     """Start the HTTP service (BentoML) on 127.0.0.1 with the champions and the feature store."""
+    from customer_ml.launch import REPO, service_command
+
     cfg = load_config(config)
-    root = Path(__file__).resolve().parents[2]
-    service = root / "serving" / "service.py"
-    if not service.is_file():
-        raise typer.BadParameter(f"{service} not found (serve runs from a source checkout)")
+    if not (REPO / "serving" / "service.py").is_file():
+        raise typer.BadParameter(f"{REPO / 'serving'} not found (serve runs from a checkout)")
     env = os.environ | {
         "CUSTOMER_ML_CONFIG": str(Path(config).resolve()),
         "BENTOML_DO_NOT_TRACK": "true",
     }
     if store is not None:
         env["CUSTOMER_ML_STORE"] = str(store.resolve())
-    bentoml = Path(sys.executable).with_name("bentoml")
-    cmd = [str(bentoml), "serve", "serving.service:CustomerScoring", "--working-dir", str(root)]
-    cmd += ["--host", cfg.serving.host, "--port", str(port or cfg.serving.port)]
+    cmd = service_command(cfg.serving.host, port or cfg.serving.port)
     console.print(" ".join(cmd))
     raise typer.Exit(subprocess.call(cmd, env=env))

@@ -12,13 +12,13 @@ import mlflow.sklearn
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 from sklearn.pipeline import Pipeline
 
 from customer_ml.config import Config
 from customer_ml.data.io import DataError
 from customer_ml.models.segments import explain_segments
 from customer_ml.tracking.pyfunc import ScorerModel, unwrap
+from customer_ml.tracking.registry import version_by_alias
 from customer_ml.tracking.store import model_name, open_store
 
 __all__ = ["Models", "SegmentModel", "load_models"]
@@ -63,13 +63,13 @@ class Models:
 
 
 def _version(client: MlflowClient, name: str, alias: str) -> Any:
-    try:
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
+    mv = version_by_alias(client, name, alias)
+    if mv is None:
         raise DataError(
             f"no {alias} for {name} in the registry: train first (customer-ml run or "
             f"customer-ml train all, then customer-ml models promote)"
-        ) from None
+        )
+    return mv
 
 
 def load_models(config: Config, *, alias: str = "champion") -> Models:

@@ -147,7 +147,6 @@ def scoring_frame(
     schema: dict[str, Any],
 ) -> pd.DataFrame:
     """Every customer with a purchase at or before `as_of` (rows with ts <= as_of only), with
-    the schema (category / channel / event columns) the model was trained on."""
-    snap = build_snapshot(data, as_of=as_of, config=config.features, **schema)
-    btyd = btyd_features(snap, horizon_days=config.horizon_days, seed=config.seed)
-    return pd.concat([snap, btyd], axis=1)
+    the schema (category / channel / event columns) the model was trained on: the frame of
+    the feature store as of that day."""
+    return build_store(data, as_of=pd.Timestamp(as_of).date(), config=config, schema=schema).frame

@@ -14,12 +14,19 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-__all__ = ["Promotion", "champion_spec", "list_versions", "promote", "register_challenger"]
+__all__ = [
+    "Promotion",
+    "champion_spec",
+    "list_versions",
+    "promote",
+    "register_challenger",
+    "version_by_alias",
+]
 
 CHALLENGER, CHAMPION = "challenger", "champion"
 
 
-def _by_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+def version_by_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
     try:
         return client.get_model_version_by_alias(name, alias)
     except MlflowException:
@@ -28,7 +35,7 @@ def _by_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | Non
 
 def champion_spec(client: MlflowClient, name: str) -> tuple[str, dict] | None:
     """(version, scorer spec) of the current champion, to re-score it on a new backtest."""
-    mv = _by_alias(client, name, CHAMPION)
+    mv = version_by_alias(client, name, CHAMPION)
     if mv is None or "spec" not in mv.tags:
         return None
     return str(mv.version), json.loads(mv.tags["spec"])
@@ -62,10 +69,10 @@ def promote(client: MlflowClient, name: str, *, force: bool = False) -> Promotio
     champion re-scored during training); without that comparison, or when it is worse,
     promotion is refused unless `force`, which is recorded on the version.
     """
-    ch = _by_alias(client, name, CHALLENGER)
+    ch = version_by_alias(client, name, CHALLENGER)
     if ch is None:
         return Promotion(False, f"{name}: no challenger; train a model first")
-    champ = _by_alias(client, name, CHAMPION)
+    champ = version_by_alias(client, name, CHAMPION)
     metric = ch.tags.get("primary_metric", "score")
     value = float(ch.tags.get("metric_value", "nan"))
     if champ is not None and champ.version == ch.version:

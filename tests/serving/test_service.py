@@ -5,12 +5,8 @@ key is enforced, a schemathesis fuzz run finds no 5xx, and a restart loses nothi
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,55 +15,14 @@ import pandas as pd
 import pytest
 
 from customer_ml.config import load_config
-from tests.conftest import REPO
+from customer_ml.launch import start_service, stop_service
 
 KEY = "test-key"
 H = {"X-API-Key": KEY}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start(config: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = os.environ | {
-        "CUSTOMER_ML_CONFIG": str(config),
-        "CUSTOMER_ML_API_KEY": KEY,
-        "BENTOML_DO_NOT_TRACK": "true",
-    }
-    bentoml = Path(sys.executable).with_name("bentoml")
-    cmd = [str(bentoml), "serve", "serving.service:CustomerScoring", "--working-dir", str(REPO)]
-    proc = subprocess.Popen(
-        [*cmd, "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "bentoml serve exited during start-up"
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    stop(proc)
-    raise AssertionError("the service did not become ready in 120 s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    return start_service(config, env={"CUSTOMER_ML_API_KEY": KEY})
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +31,7 @@ def service(trained) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
     proc, url = start(path)
     yield url, path, proc
     if proc.poll() is None:
-        stop(proc)
+        stop_service(proc)
 
 
 def post(url: str, route: str, body: object, headers: dict[str, str] = H) -> httpx.Response:
@@ -187,10 +142,9 @@ def test_killed_mid_load_and_restarted_it_answers_the_same(service) -> None:
     url, path, proc = service
     body = {"customers": [{"customer_id": "x"}, {"customer_id": "new", "features": FEATURES}]}
     before = post(url, "score", body).json()
-    os.killpg(proc.pid, signal.SIGKILL)  # no clean shutdown
-    proc.wait()
+    stop_service(proc, kill=True)  # no clean shutdown
     again, url2 = start(path)
     try:
         assert post(url2, "score", body).json() == before
     finally:
-        stop(again)
+        stop_service(again)

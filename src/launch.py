@@ -1,0 +1,70 @@
+"""Starting the HTTP service as a `bentoml serve` process on loopback: the command line that
+`customer-ml serve` runs, and start / stop helpers for the service tests and the benchmark."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["REPO", "free_port", "service_command", "start_service", "stop_service"]
+
+REPO = Path(__file__).resolve().parents[1]  # the checkout holding serving/
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def service_command(host: str, port: int) -> list[str]:
+    """`bentoml serve` of serving.service:CustomerScoring from this checkout."""
+    bentoml = Path(sys.executable).with_name("bentoml")
+    cmd = [str(bentoml), "serve", "serving.service:CustomerScoring", "--working-dir", str(REPO)]
+    return [*cmd, "--host", host, "--port", str(port)]
+
+
+def start_service(
+    config: Path, *, env: dict[str, str] | None = None, timeout_s: float = 120.0
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the service for `config` on a free loopback port in its own process group and
+    wait until /readyz answers 200; returns the process and the base URL."""
+    import httpx
+
+    port = free_port()
+    full = os.environ | {"CUSTOMER_ML_CONFIG": str(config), "BENTOML_DO_NOT_TRACK": "true"}
+    proc = subprocess.Popen(
+        service_command("127.0.0.1", port),
+        env=full | (env or {}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("bentoml serve exited during start-up")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    stop_service(proc)
+    raise RuntimeError(f"the service did not become ready in {timeout_s:.0f} s")
+
+
+def stop_service(proc: subprocess.Popen[bytes], *, kill: bool = False) -> None:
+    """SIGTERM (or SIGKILL) the service's process group and wait for it."""
+    os.killpg(proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
