@@ -31,10 +31,18 @@ from customer_ml.scoring.migration import transition_matrix
 from customer_ml.scoring.models import Models, load_models
 from customer_ml.scoring.score import CustomerScorer
 from customer_ml.scoring.store import build_store
-from customer_ml.tracking.registry import promote, version_by_alias
+from customer_ml.tracking.registry import Promotion, promote, version_by_alias
 from customer_ml.tracking.store import experiment_id, model_name, open_store
 
-__all__ = ["MIGRATED", "JobResult", "run_job", "score_job", "write_scores"]
+__all__ = [
+    "MIGRATED",
+    "JobResult",
+    "promote_model",
+    "run_job",
+    "score_job",
+    "train_models",
+    "write_scores",
+]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -51,12 +59,20 @@ class JobResult:
     models: Models
     migration: dict[str, pd.DataFrame] = field(default_factory=dict)
     promotions: dict[str, str] = field(default_factory=dict)
+    features: pd.DataFrame | None = field(default=None, repr=False)  # the feature store frame
 
 
 def _has_champion(config: Config, task: str) -> bool:
     client = open_store(config.paths.mlruns)
     name = model_name(config.project_name, task)
     return version_by_alias(client, name, "champion") is not None
+
+
+def promote_model(config: Config, task: str, *, force: bool = False) -> Promotion:
+    """Move the `champion` alias of <project>-<task> to its challenger if the challenger is
+    at least as good on the same backtest (or when `force`, which is recorded)."""
+    client = open_store(config.paths.mlruns)
+    return promote(client, model_name(config.project_name, task), force=force)
 
 
 def train_models(
@@ -78,8 +94,7 @@ def train_models(
             continue
         frames = frames or prepare_frames(data, config, as_of=as_of, progress=progress)
         train_task(data, config, task=task, as_of=as_of, frames=frames, progress=progress)
-    client = open_store(config.paths.mlruns)
-    return {t: promote(client, model_name(config.project_name, t)).message for t in tasks}
+    return {t: promote_model(config, t).message for t in tasks}
 
 
 def run_job(
@@ -161,8 +176,17 @@ def score_job(
     folder = Path(out) if out is not None else config.paths.out
     before = _previous(folder)
     moved = migration(before, scores) if before is not None else {}
-    metrics = build_metrics(config, models, scores, as_of=day, promotions=promotions or {})
-    result = JobResult(folder, day, scores, metrics, models, moved, promotions or {})
+    metrics = build_metrics(
+        config,
+        models,
+        scores,
+        as_of=day,
+        promotions=promotions or {},
+        data_profile=data.profile(),
+    )
+    result = JobResult(
+        folder, day, scores, metrics, models, moved, promotions or {}, features=store.frame
+    )
     html = build_report(result, config=config)
     with atomic_dir(folder) as tmp:
         write_scores(scores, tmp)

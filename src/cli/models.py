@@ -49,11 +49,9 @@ def models_promote(
     force: Annotated[bool, typer.Option(help="Promote even if worse (recorded).")] = False,
 ) -> None:
     """Move `champion` to the challenger if it is at least as good on the same backtest."""
-    from customer_ml.tracking.registry import promote
-    from customer_ml.tracking.store import model_name, open_store
+    from customer_ml.batch import promote_model
 
-    cfg = load_config(config)
-    result = promote(open_store(cfg.paths.mlruns), model_name(cfg.project_name, task), force=force)
+    result = promote_model(load_config(config), task, force=force)
     console.print(result.message)
     if not result.promoted:
         raise typer.Exit(1)

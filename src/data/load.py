@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import duckdb
@@ -33,7 +34,9 @@ def connect(
     """An in-memory DuckDB connection that spills to disk beyond `memory_limit`."""
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = true")
-    con.execute("SET enable_progress_bar = false")
+    # in Jupyter without ipywidgets DuckDB refuses the setting; the bar is off there already
+    with contextlib.suppress(duckdb.InvalidInputException):
+        con.execute("SET enable_progress_bar = false")
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     if temp_directory:

@@ -8,13 +8,8 @@ purchase, so this only happens when the customer base itself was filtered).
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import numpy as np
 import pandas as pd
-from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
 __all__ = ["GONE", "NEW", "migration_figure", "transition_matrix"]
@@ -73,17 +68,19 @@ def _order(labels: pd.Index, *, last: str) -> list[object]:
 
 def migration_figure(table: pd.DataFrame, *, title: str) -> Figure:
     """A heatmap of a transition matrix with the values written in the cells."""
-    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * table.shape[1], 1.0 + 0.6 * table.shape[0]))
+    fig = Figure(figsize=(1.2 + 0.9 * table.shape[1], 1.0 + 0.6 * table.shape[0]))
+    ax = fig.subplots()
     ax.imshow(table.to_numpy(float), cmap="Blues", aspect="auto")
     ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns], rotation=30, ha="right")
     ax.set_yticks(range(table.shape[0]), [str(r) for r in table.index])
     is_share = bool((table.to_numpy() <= 1.0 + 1e-9).all())
+    dark = 0.6 * float(np.nanmax(table.to_numpy(float))) if table.size else 0.0
     for i in range(table.shape[0]):
         for j in range(table.shape[1]):
             v = table.iat[i, j]
-            ax.text(
-                j, i, f"{v:.0%}" if is_share else f"{v:,.0f}", ha="center", va="center", fontsize=8
-            )
+            text = f"{v:.0%}" if is_share else f"{v:,.0f}"
+            color = "white" if v > dark > 0 else "black"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color=color)
     ax.set(xlabel="after", ylabel="before", title=title)
     fig.tight_layout()
     return fig

@@ -19,7 +19,7 @@ from customer_ml.data.io import DataError
 from customer_ml.models.segments import explain_segments
 from customer_ml.tracking.pyfunc import ScorerModel, unwrap
 from customer_ml.tracking.registry import version_by_alias
-from customer_ml.tracking.store import model_name, open_store
+from customer_ml.tracking.store import model_name, open_store, quiet_downloads
 
 __all__ = ["Models", "SegmentModel", "load_models"]
 
@@ -84,10 +84,11 @@ def load_models(config: Config, *, alias: str = "champion") -> Models:
         mv = _version(client, name, alias)
         versions[task], runs[task] = str(mv.version), str(mv.run_id)
         uri = f"models:/{name}@{alias}"
-        if task == "segments":
-            names = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/segment_names.json")
-            pipe = mlflow.sklearn.load_model(uri)
-            loaded[task] = SegmentModel(pipe, {int(k): str(v) for k, v in names.items()})
-        else:
-            loaded[task] = unwrap(uri)
+        with quiet_downloads():
+            if task == "segments":
+                names = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/segment_names.json")
+                pipe = mlflow.sklearn.load_model(uri)
+                loaded[task] = SegmentModel(pipe, {int(k): str(v) for k, v in names.items()})
+            else:
+                loaded[task] = unwrap(uri)
     return Models(loaded["churn"], loaded["ltv"], loaded["segments"], versions, runs)

@@ -6,6 +6,7 @@ scorer itself with its `contributions`, and the snapshot schema it was trained o
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import mlflow
@@ -16,6 +17,7 @@ from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
 
 from customer_ml.models.scorers import Scorer
+from customer_ml.tracking.store import quiet_downloads
 
 __all__ = ["ScorerModel", "input_example", "log_scorer", "unwrap"]
 
@@ -64,18 +66,27 @@ def log_scorer(
     cols = list(model.scorer.features_in_)
     example = input_example(frame, cols)
     signature = infer_signature(example, model.scorer.predict(example))
-    return mlflow.pyfunc.log_model(
-        name=name,
-        python_model=model,
-        signature=signature,
-        input_example=example,
-        pip_requirements=REQUIREMENTS,
-    )
+    # mlflow.pyfunc warns that a python_model object is cloudpickled and logs the input
+    # example's validation; both are expected here, so keep them out of the user's log
+    pyfunc_log = logging.getLogger("mlflow.pyfunc")
+    level = pyfunc_log.level
+    pyfunc_log.setLevel(logging.ERROR)
+    try:
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=model,
+            signature=signature,
+            input_example=example,
+            pip_requirements=REQUIREMENTS,
+        )
+    finally:
+        pyfunc_log.setLevel(level)
 
 
 def unwrap(model_uri: str) -> ScorerModel:
     """Load a logged scorer (e.g. ``models:/cdnow-churn@champion``) with its metadata."""
-    loaded = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+    with quiet_downloads():
+        loaded = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
     if not isinstance(loaded, ScorerModel):
         raise TypeError(f"{model_uri} is not a customer-ml scorer")
     return loaded

@@ -5,7 +5,9 @@ Nothing here runs at import time; `open_store` sets the tracking URI when a job 
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,14 @@ from mlflow import MlflowClient
 from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import fetch_one
 
-__all__ = ["data_fingerprint", "experiment_id", "model_name", "open_store", "tracking_uri"]
+__all__ = [
+    "data_fingerprint",
+    "experiment_id",
+    "model_name",
+    "open_store",
+    "quiet_downloads",
+    "tracking_uri",
+]
 
 
 # mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI; what we set ourselves must not
@@ -54,6 +63,21 @@ def experiment_id(client: MlflowClient, name: str, mlruns: Path) -> str:
     if tracking_uri(mlruns).startswith("sqlite:"):
         location = (Path(mlruns).resolve() / "artifacts" / name).as_uri()
     return str(client.create_experiment(name, artifact_location=location))
+
+
+@contextlib.contextmanager
+def quiet_downloads() -> Iterator[None]:
+    """MLflow draws a progress bar per artifact download (on stderr, in notebooks too)."""
+    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    old = os.environ.get(key)
+    os.environ[key] = "false"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = old
 
 
 def model_name(project: str, task: str) -> str:

@@ -1,12 +1,11 @@
-"""Backtest plots (PNG via matplotlib's Agg backend): gains, calibration, LTV deciles."""
+"""Backtest plots: gains, calibration, LTV deciles; SHAP summary; segment sizes and profiles.
+
+No backend is chosen here: matplotlib falls back to Agg without a display, and a notebook
+keeps its inline backend."""
 
 from __future__ import annotations
 
 from typing import Any
-
-import matplotlib
-
-matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -16,12 +15,19 @@ from matplotlib.figure import Figure
 from customer_ml.models.metrics import calibration_bins, decile_table
 from customer_ml.train.backtest import Backtest
 
-__all__ = ["backtest_figures", "shap_summary", "tuning_history"]
+__all__ = ["backtest_figures", "segment_figures", "shap_summary", "tuning_history"]
+
+
+def _figure(size: tuple[float, float]) -> tuple[Figure, Any]:
+    """A figure outside pyplot's registry: nothing to close, and a notebook shows it once
+    (when it is returned), not again as an open pyplot figure."""
+    fig = Figure(figsize=size)
+    return fig, fig.subplots()
 
 
 def _gains(bt: Backtest) -> Figure:
     """Share of churners (or of future revenue) found in the top x % by score, last origin."""
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = _figure((6, 4.5))
     last = bt.origins[-1]
     for name in bt.ranking():
         d = bt.predictions[name]
@@ -45,7 +51,7 @@ def _gains(bt: Backtest) -> Figure:
 
 
 def _calibration(bt: Backtest) -> Figure:
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = _figure((5, 5))
     for name in bt.ranking():
         d = bt.predictions[name]
         c = calibration_bins(d["y"].to_numpy(), d["p"].to_numpy())
@@ -65,7 +71,7 @@ def _deciles(bt: Backtest) -> Figure:
     best = bt.best()
     d = bt.predictions[best]
     t = decile_table(d["y"].to_numpy(), d["p"].to_numpy())
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = _figure((6, 4.5))
     x = t["decile"].to_numpy()
     ax.bar(x - 0.2, t["predicted"], width=0.4, label="predicted")
     ax.bar(x + 0.2, t["actual"], width=0.4, label="actual")
@@ -103,6 +109,7 @@ def shap_summary(scorer: Any, frame: pd.DataFrame, *, n: int = 2000, seed: int =
         max_display=15,
     )
     fig = plt.gcf()
+    plt.close(fig)  # shap draws on pyplot: hand the figure over, unregistered
     fig.set_size_inches(8, 6)
     fig.tight_layout()
     return fig
@@ -120,6 +127,7 @@ def tuning_history(study: Any) -> Figure:
         ax = plot_optimization_history(study)
     fig = ax.get_figure(root=True)
     assert isinstance(fig, Figure)
+    plt.close(fig)
     fig.set_size_inches(7, 4.5)
     fig.tight_layout()
     return fig
@@ -128,7 +136,7 @@ def tuning_history(study: Any) -> Figure:
 def segment_figures(snapshot: pd.DataFrame, seg: Any) -> dict[str, Figure]:
     """Segment sizes and a profile heatmap (segment medians as z-scores of the population)."""
     names = [f"{k}: {seg.names[k]}" for k in seg.profile.index]
-    fig1, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * len(names)))
+    fig1, ax = _figure((7, 0.5 + 0.45 * len(names)))
     ax.barh(names, seg.profile["share"])
     ax.invert_yaxis()
     ax.set(xlabel="share of customers", title="segment sizes")
@@ -137,7 +145,7 @@ def segment_figures(snapshot: pd.DataFrame, seg: Any) -> dict[str, Figure]:
     X = snapshot.reset_index(drop=True)[cols]
     med = X.groupby(seg.labels).median()
     z = (med - X.median()) / X.std().replace(0, 1)
-    fig2, ax2 = plt.subplots(figsize=(1.5 + 0.45 * len(cols), 1.2 + 0.5 * len(z)))
+    fig2, ax2 = _figure((1.5 + 0.45 * len(cols), 1.2 + 0.5 * len(z)))
     im = ax2.imshow(z.to_numpy(float), cmap="RdBu_r", vmin=-1.5, vmax=1.5, aspect="auto")
     ax2.set_xticks(range(len(cols)), cols, rotation=60, ha="right", fontsize=7)
     ax2.set_yticks(range(len(z)), names, fontsize=8)
