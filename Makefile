@@ -12,7 +12,7 @@ export DO_NOT_TRACK := 1
 # cache bytecode: the stack imports ~3,000 modules, compiling them costs ~13 s per process
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: demo test lint typecheck pytest clean install bench bench-100m bench-serve serve
+.PHONY: demo test lint typecheck pytest clean install bench bench-100m bench-serve bench-segments serve
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -49,6 +49,10 @@ bench-100m: $(STAMP)
 # needs the demo's models and outputs (make demo first)
 bench-serve: $(STAMP)
 	$(BIN)/python bench/serve.py --config configs/default.yaml
+
+# 1M customers: choose_segments (search on a sample, assign all) vs KMeans on all of them
+bench-segments: $(STAMP)
+	$(BIN)/python bench/segments.py --customers 1000000
 
 serve: $(STAMP)
 	$(BIN)/customer-ml serve --config configs/default.yaml
