@@ -63,7 +63,10 @@ def ours(snap: pd.DataFrame, truth: np.ndarray) -> dict[str, Any]:
         "quality": {k: round(v, 4) for k, v in seg.quality.items()},
         "ari_vs_planted": round(adjusted_rand_score(truth, seg.labels), 4),
         "names": {str(k): v for k, v in seg.names.items()},
-        "walk": list(seg.trials["user_attrs_walk"]),
+        "walks": {
+            f"{t.params_algorithm}/{t.params_transform}": t.user_attrs_walk
+            for t in seg.trials.itertuples()
+        },
     }
 
 
@@ -129,9 +132,7 @@ def main() -> None:
     out["customer_ml"] = in_process(ours, snap, truth)
     print(f"customer_ml choose_segments: {json.dumps(out['customer_ml'], default=str)}")
     best = out["customer_ml"]["params"]
-    walked = next(
-        w for w in out["customer_ml"]["walk"] if f"k={best['k']}:" in w
-    )  # the chosen configuration's walk
+    walked = out["customer_ml"]["walks"][f"{best['algorithm']}/{best['transform']}"]
     ks = [int(p.split(":")[0][2:]) for p in walked.split("; ")]
     out["baseline"] = in_process(baseline, snap, best, ks, args.baseline_cap_s)
     out["baseline"]["what"] = "sklearn KMeans on all customers, same walk and refits"
