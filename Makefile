@@ -12,7 +12,8 @@ export DO_NOT_TRACK := 1
 # cache bytecode: the stack imports ~3,000 modules, compiling them costs ~13 s per process
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: demo test lint typecheck pytest clean install bench bench-100m bench-serve serve chromium notebooks
+.PHONY: demo test lint typecheck pytest clean install bench bench-100m bench-serve bench-segments \
+	serve chromium notebooks
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -55,12 +56,12 @@ bench-100m: $(STAMP)
 		--out bench/results/snapshot_100m.json
 
 # needs the demo's models and outputs (make demo first)
-bench-# re-execute the notebooks in place (their outputs are committed for readers on GitHub)
-notebooks: $(STAMP)
-	cd notebooks && ../$(BIN)/jupyter execute --inplace --timeout=900 *.ipynb
-
-serve: $(STAMP)
+bench-serve: $(STAMP)
 	$(BIN)/python bench/serve.py --config configs/default.yaml
+
+# 1M customers: choose_segments (search on a sample, assign all) vs KMeans on all of them
+bench-segments: $(STAMP)
+	$(BIN)/python bench/segments.py --customers 1000000
 
 # re-execute the notebooks in place (their outputs are committed for readers on GitHub)
 notebooks: $(STAMP)

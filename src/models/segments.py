@@ -1,7 +1,6 @@
-"""Customer segments: one scikit-learn Pipeline (impute, log or quantile transform, scale,
-KMeans / MiniBatchKMeans / Gaussian mixture) over behaviour columns of a snapshot, readable
-names from each segment's profile, and per-customer explanations.
-"""
+"""Customer segments: one scikit-learn Pipeline (segment features, impute, scale, KMeans /
+MiniBatchKMeans / Gaussian mixture) over behaviour columns of a snapshot, how reproducible
+its segments are, and per-customer explanations. Names come from `segment_names`."""
 
 from __future__ import annotations
 
@@ -9,18 +8,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.mixture import GaussianMixture
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, QuantileTransformer, StandardScaler
+from sklearn.preprocessing import StandardScaler
+
+from customer_ml.models.segment_features import SHARE_PREFIXES, SegmentFeatures
+from customer_ml.models.segment_names import name_segments
 
 __all__ = [
     "KEY_FEATURES",
+    "SEGMENT_FEATURES",
     "explain_segments",
     "make_segmenter",
     "name_segments",
+    "pipeline_columns",
     "segment_columns",
     "segment_profile",
     "segment_quality",
@@ -36,13 +41,16 @@ KEY_FEATURES = (
     "purchases_365d",
     "spend_365d",
 )
-SHARE_PREFIXES = ("category_share_", "channel_share_")
+SEGMENT_FEATURES = ("recency_days", "monetary_mean", "ipt_mean_days")
 LARGE = 50_000  # MiniBatchKMeans above this many customers
 
 
 def segment_columns(snapshot: pd.DataFrame) -> list[str]:
-    """The key behaviour columns present, plus category and channel shares."""
-    cols = [c for c in KEY_FEATURES if c in snapshot.columns]
+    """The clustering columns present: recency, purchases, order value and inter-purchase
+    time, plus category and channel shares. Totals and windowed counts are left out (they
+    repeat purchases x order value and would weigh that direction two or three times), and
+    so is tenure ``T`` (when a customer arrived, not how they behave)."""
+    cols = [c for c in SEGMENT_FEATURES if c in snapshot.columns]
     cols += [c for c in snapshot.columns if c.startswith(SHARE_PREFIXES)]
     if not cols:
         raise ValueError("the snapshot has none of the segmentation columns")
@@ -50,37 +58,58 @@ def segment_columns(snapshot: pd.DataFrame) -> list[str]:
 
 
 def _select(X: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """First step of pipelines registered before SegmentFeatures (kept so they load)."""
     return X[columns].to_numpy(dtype=float, na_value=np.nan)
 
 
 def _log1p(v: np.ndarray) -> np.ndarray:
+    """Shape step of pipelines registered before SegmentFeatures (kept so they load)."""
     return np.log1p(np.clip(v, 0, None))
 
 
 def make_segmenter(
-    columns: list[str], *, k: int, algorithm: str, transform: str, n_rows: int, seed: int = 0
+    columns: list[str],
+    *,
+    k: int,
+    algorithm: str,
+    transform: str,
+    n_rows: int,
+    seed: int = 0,
+    smoothing: float = 4.0,
 ) -> Pipeline:
-    """select -> impute (median) -> log1p or normal-quantile -> scale -> cluster."""
+    """features (log1p or normal-quantile, shrunk shares) -> impute (median) -> scale ->
+    KMeans (MiniBatchKMeans above `LARGE` rows) or a diagonal Gaussian mixture."""
     if algorithm == "gmm":
         model: Any = GaussianMixture(k, covariance_type="diag", n_init=2, random_state=seed)
     elif n_rows > LARGE:
         model = MiniBatchKMeans(k, n_init=3, batch_size=4096, random_state=seed)
     else:
         model = KMeans(k, n_init=4, random_state=seed)
-    shape = (
-        FunctionTransformer(_log1p)
-        if transform == "log"
-        else QuantileTransformer(output_distribution="normal", n_quantiles=500, random_state=seed)
-    )
     return Pipeline(
         [
-            ("select", FunctionTransformer(_select, kw_args={"columns": list(columns)})),
+            ("features", SegmentFeatures(list(columns), transform, smoothing, seed)),
             ("impute", SimpleImputer(strategy="median")),
-            ("shape", shape),
             ("scale", StandardScaler()),
             ("cluster", model),
         ]
     )
+
+
+def pipeline_columns(pipe: Pipeline) -> list[str]:
+    """The input columns of a segmentation pipeline (this one or one registered before)."""
+    first = pipe.steps[0][1]
+    cols = first.columns if isinstance(first, SegmentFeatures) else first.kw_args["columns"]
+    return list(cols)
+
+
+def _jaccard(ref: np.ndarray, other: np.ndarray, k: int) -> np.ndarray:
+    """Per reference cluster: the best Jaccard overlap with any cluster of `other`."""
+    m = int(max(ref.max(), other.max(), k - 1)) + 1
+    both = np.zeros((m, m))
+    np.add.at(both, (ref, other), 1)
+    union = both.sum(1)[:, None] + both.sum(0)[None, :] - both
+    jac = np.divide(both, union, out=np.zeros_like(both), where=union > 0)
+    return jac.max(axis=1)[:k]
 
 
 def segment_quality(
@@ -88,36 +117,41 @@ def segment_quality(
     X: pd.DataFrame,
     labels: np.ndarray,
     *,
-    n_boot: int = 4,
+    n_boot: int = 5,
     sample: int = 5000,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Silhouette (on a sample), bootstrap stability (mean adjusted Rand index between the
-    fitted assignment and refits on bootstrap samples, on the same sample) and the smallest
-    segment's share."""
+    """How real the fitted segments are, on the rows `X` they were fit on (`labels`).
+
+    Returns
+    -------
+    dict
+        silhouette (on `sample` rows); stability, the mean adjusted Rand index between the
+        assignment and refits on `n_boot` bootstrap samples (on the same rows); jaccard_min,
+        the least reproducible segment's mean best Jaccard overlap with a refit's segments
+        (Hennig's clusterwise stability: 0.85 and above is a highly stable segment);
+        min_share, the smallest segment's share.
+    """
     rng = np.random.default_rng(seed)
+    k = int(labels.max()) + 1
     idx = rng.choice(len(X), min(sample, len(X)), replace=False)
     Z = pipe[:-1].transform(X.iloc[idx])
-    sil = float(silhouette_score(Z, labels[idx])) if len(np.unique(labels[idx])) > 1 else -1.0
-    aris = []
+    ref = labels[idx]
+    sil = float(silhouette_score(Z, ref)) if len(np.unique(ref)) > 1 else -1.0
+    aris, jacs = [], []
     for b in range(n_boot):
         boot = rng.choice(len(X), len(X), replace=True)
-        refit = _clone(pipe, seed=seed + b + 1).fit(X.iloc[boot])
-        aris.append(adjusted_rand_score(labels[idx], refit.predict(X.iloc[idx])))
-    shares = np.bincount(labels, minlength=int(labels.max()) + 1) / len(labels)
+        refit = clone(pipe).set_params(cluster__random_state=seed + b + 1).fit(X.iloc[boot])
+        pred = np.asarray(refit.predict(X.iloc[idx]))
+        aris.append(adjusted_rand_score(ref, pred))
+        jacs.append(_jaccard(ref, pred, k))
+    shares = np.bincount(labels, minlength=k) / len(labels)
     return {
         "silhouette": sil,
         "stability": float(np.mean(aris)) if aris else float("nan"),
+        "jaccard_min": float(np.mean(jacs, axis=0).min()) if jacs else float("nan"),
         "min_share": float(shares.min()),
     }
-
-
-def _clone(pipe: Pipeline, *, seed: int) -> Pipeline:
-    from sklearn.base import clone
-
-    out = clone(pipe)
-    out.set_params(cluster__random_state=seed)
-    return out
 
 
 def segment_profile(snapshot: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
@@ -133,55 +167,6 @@ def segment_profile(snapshot: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
         out[f"{c}_mean"] = g[c].mean()
         out[f"{c}_median"] = g[c].median()
     return out
-
-
-def _words(value: float, lo: float, hi: float, words: tuple[str, str]) -> str:
-    return words[0] if value <= lo else words[1] if value >= hi else ""
-
-
-def name_segments(snapshot: pd.DataFrame, labels: np.ndarray) -> dict[int, str]:
-    """A readable, unique name per segment from its medians relative to the population's
-    terciles: recency (recent / lapsed), frequency (one-time / frequent), spend (low / high)."""
-    s = snapshot.assign(segment=labels)
-    med = s.groupby("segment").median(numeric_only=True)
-    q = s.quantile([1 / 3, 2 / 3], numeric_only=True)
-    names: dict[int, str] = {}
-    for seg, row in med.iterrows():
-        parts = []
-        if "recency_days" in row:
-            lo, hi = q["recency_days"]
-            parts.append(_words(row["recency_days"], lo, hi, ("recent", "lapsed")))
-        if "n_purchases" in row:
-            lo, hi = q["n_purchases"]
-            freq = (
-                "one-time"
-                if row["n_purchases"] <= 1
-                else _words(row["n_purchases"], lo, hi, ("occasional", "frequent"))
-            )
-            parts.append(freq)
-        if "monetary_mean" in row:
-            lo, hi = q["monetary_mean"]
-            parts.append(_words(row["monetary_mean"], lo, hi, ("low spend", "high spend")))
-        names[int(seg)] = ", ".join(p for p in parts if p) or "average"
-    # segments that share a name are told apart by their most distinctive share column
-    by_name: dict[str, list[int]] = {}
-    for seg, name in names.items():
-        by_name.setdefault(name, []).append(seg)
-    shares = [c for c in med.columns if c.startswith(SHARE_PREFIXES)]
-    for name, segs in by_name.items():
-        if len(segs) < 2:
-            continue
-        for i, seg in enumerate(segs):
-            tag = ""
-            if shares:
-                lift = med.loc[seg, shares] - s[shares].median()
-                top = str(lift.idxmax())
-                tag = "mostly " + top.split("_share_", 1)[1].replace("_", " ")
-            names[seg] = f"{name}, {tag}" if tag else f"{name} #{i + 1}"
-        if len({names[x] for x in segs}) < len(segs):
-            for i, seg in enumerate(segs):
-                names[seg] = f"{names[seg]} #{i + 1}"
-    return names
 
 
 def explain_segments(pipe: Pipeline, X: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

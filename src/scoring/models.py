@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 
 from customer_ml.config import Config
 from customer_ml.data.io import DataError
-from customer_ml.models.segments import explain_segments
+from customer_ml.models.segments import explain_segments, pipeline_columns
 from customer_ml.tracking.pyfunc import ScorerModel, unwrap
 from customer_ml.tracking.registry import version_by_alias
 from customer_ml.tracking.store import model_name, open_store, quiet_downloads
@@ -33,7 +33,7 @@ class SegmentModel:
 
     @property
     def columns(self) -> list[str]:
-        return list(self.pipeline.steps[0][1].kw_args["columns"])
+        return pipeline_columns(self.pipeline)
 
     def assign(self, frame: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.pipeline.predict(frame), int)

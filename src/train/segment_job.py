@@ -71,7 +71,9 @@ def train_segments(
         for fname, fig in segment_figures(snap, seg).items():
             mlflow.log_figure(fig, f"plots/{fname}")
             plt.close(fig)
-        example = input_example(snap, seg.columns)
+        # n_purchases: the count the shares are shrunk by, read beside the clustering columns
+        extra = [c for c in ("n_purchases",) if c in snap and c not in seg.columns]
+        example = input_example(snap, seg.columns + extra)
         info = mlflow.sklearn.log_model(
             seg.pipeline,
             name="model",
@@ -82,6 +84,7 @@ def train_segments(
             skops_trusted_types=[
                 "customer_ml.models.segments._select",
                 "customer_ml.models.segments._log1p",
+                "customer_ml.models.segment_features.SegmentFeatures",
                 "numpy.dtype",
             ],
         )
