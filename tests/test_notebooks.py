@@ -26,7 +26,10 @@ def test_the_three_notebooks_are_there() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs(path: Path, tmp_path: Path) -> None:
+def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a fresh reader's environment: mlflow.set_tracking_uri (earlier tests) exports
+    # MLFLOW_TRACKING_URI, which the kernel would inherit and take as the user's override
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     repo = tmp_path / "repo"
     shutil.copytree(REPO / "notebooks", repo / "notebooks")
     shutil.copytree(REPO / "configs", repo / "configs")

@@ -13,6 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from customer_ml.models.metrics import calibration_bins, decile_table
+from customer_ml.models.segments import KEY_FEATURES
 from customer_ml.train.backtest import Backtest
 
 __all__ = ["backtest_figures", "segment_figures", "shap_summary", "tuning_history"]
@@ -141,15 +142,20 @@ def segment_figures(snapshot: pd.DataFrame, seg: Any) -> dict[str, Figure]:
     ax.invert_yaxis()
     ax.set(xlabel="share of customers", title="segment sizes")
     fig1.tight_layout()
-    cols = [c for c in seg.columns if c in snapshot]
-    X = snapshot.reset_index(drop=True)[cols]
+    # the key behaviour columns, then those the clustering used (shares), each once
+    cols = list(dict.fromkeys(c for c in (*KEY_FEATURES, *seg.columns) if c in snapshot))
+    X = snapshot.reset_index(drop=True)[cols].astype(float)
     med = X.groupby(seg.labels).median()
     z = (med - X.median()) / X.std().replace(0, 1)
-    fig2, ax2 = _figure((1.5 + 0.45 * len(cols), 1.2 + 0.5 * len(z)))
+    fig2, ax2 = _figure((max(7.0, 3.0 + 0.55 * len(cols)), 1.6 + 0.5 * len(z)))
     im = ax2.imshow(z.to_numpy(float), cmap="RdBu_r", vmin=-1.5, vmax=1.5, aspect="auto")
+    for (i, j), v in np.ndenumerate(med.to_numpy(float)):  # the medians themselves
+        text = f"{v:.2f}" if abs(v) < 1 else f"{v:,.0f}"
+        dark = abs(float(z.iat[i, j])) > 1.0
+        ax2.text(j, i, text, ha="center", va="center", fontsize=6.5, color="w" if dark else "k")
     ax2.set_xticks(range(len(cols)), cols, rotation=60, ha="right", fontsize=7)
     ax2.set_yticks(range(len(z)), names, fontsize=8)
-    ax2.set_title("segment profiles (median vs population, in standard deviations)")
-    fig2.colorbar(im, ax=ax2)
+    ax2.set_title("segment medians (colour: against the population, in SDs)", fontsize=9)
+    fig2.colorbar(im, ax=ax2, shrink=0.8)
     fig2.tight_layout()
     return {"segment_sizes.png": fig1, "segment_profiles.png": fig2}
