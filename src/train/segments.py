@@ -97,6 +97,18 @@ def _fit(
     return pipe, np.asarray(pipe.predict(S))
 
 
+def _judge(
+    S: pd.DataFrame, cols: list[str], params: dict[str, object], rules: Rules, seed: int
+) -> tuple[Pipeline, dict[str, float], bool, float]:
+    """Fit one (k, algorithm, transform) on `S`: the pipeline, its quality, whether it is
+    reproducible, and its selection value."""
+    pipe, labels = _fit(S, cols, params, seed)
+    q = segment_quality(pipe, S, labels, seed=seed)
+    k = int(str(params["k"]))
+    ok = rules.ok(q, k, len(np.unique(labels)))
+    return pipe, q, ok, rules.value(q, k, ok)
+
+
 def _walk(
     S: pd.DataFrame,
     cols: list[str],
@@ -112,10 +124,7 @@ def _walk(
     log, seen_ok, misses = [], False, 0
     for k in range(k_range[0], k_range[1] + 1):
         params: dict[str, object] = {"k": k, "algorithm": algorithm, "transform": transform}
-        pipe, labels = _fit(S, cols, params, seed)
-        q = segment_quality(pipe, S, labels, seed=seed)
-        ok = rules.ok(q, k, len(np.unique(labels)))
-        v = rules.value(q, k, ok)
+        pipe, q, ok, v = _judge(S, cols, params, rules, seed)
         log.append(
             f"k={k}: jaccard_min {q['jaccard_min']:.2f}, ARI {q['stability']:.2f}, "
             f"min share {q['min_share']:.3f}{'' if ok else ' (no)'}"
@@ -211,8 +220,5 @@ def score_params(
     is re-scored on new data."""
     X = snapshot.reset_index(drop=True)
     S = _sample(X, fit_sample, seed)
-    k = int(str(params["k"]))
-    pipe, labels = _fit(S, segment_columns(S), params, seed)
-    q = segment_quality(pipe, S, labels, seed=seed)
-    rules = Rules(min_share=min_share)
-    return rules.value(q, k, rules.ok(q, k, len(np.unique(labels))))
+    with threadpool_limits(limits=1):  # as in the search
+        return _judge(S, segment_columns(S), params, Rules(min_share=min_share), seed)[3]
