@@ -6,6 +6,8 @@ computed from one snapshot (rows up to its as_of), so they are point-in-time too
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -142,6 +144,21 @@ def _basic_columns(s: pd.DataFrame, cfg: TagsConfig) -> list[str]:
     ]
 
 
+def _row_lists(parts: list[Any]) -> list[list[str]]:
+    """Per row, the non-empty strings of `parts` (columns of equal length), built once per
+    distinct combination (there are few) and copied per row."""
+    n = len(parts[0]) if parts else 0
+    combo = np.zeros(n, np.int64)
+    for part in parts:
+        codes, uniques = pd.factorize(np.asarray(part, dtype=object), use_na_sentinel=False)
+        combo, _ = pd.factorize(combo * len(uniques) + codes)
+    first = np.empty(int(combo.max()) + 1 if n else 0, np.int64)
+    first[combo] = np.arange(n)
+    columns = [np.asarray(part, dtype=object)[first] for part in parts]
+    lists = [[t for t in row if t] for row in zip(*columns, strict=True)]
+    return [list(lists[c]) for c in combo]
+
+
 def build_tags(
     snapshot: pd.DataFrame,
     config: TagsConfig | None = None,
@@ -184,7 +201,7 @@ def build_tags(
         if col in s:
             v = s[col]
             parts.append(np.where(v.notna(), col[len("attr_") :] + ":" + v.astype(str), ""))
-    tag_lists = [[t for t in row if t] for row in zip(*parts, strict=True)]
+    tag_lists = _row_lists(parts)
     rs, fs, ms = r.astype(str), f.astype(str), m.astype(str)
     return pd.DataFrame(
         {

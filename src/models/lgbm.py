@@ -5,7 +5,8 @@ its training frame; its probabilities are calibrated on the latest cutoff, score
 fit on the earlier ones (isotonic or Platt, whichever has the lower Brier score in a 2-fold
 split of that cutoff). LTV: a Tweedie booster, or
 two parts, P(any purchase) x E[spend | purchase]. Contributions are LightGBM's exact TreeSHAP
-values (``pred_contrib=True``) in the booster's raw (margin) space, plus ``base``.
+values (``pred_contrib=True``, tabulated per cell for large batches: `models.cellshap`) in
+the booster's raw (margin) space, plus ``base``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from customer_ml.models.btyd_features import BTYD_COLUMNS
+from customer_ml.models.cellshap import cell_shap
 from customer_ml.models.scorers import Scorer
 
 __all__ = ["LGBMChurnScorer", "LGBMLTVScorer", "booster_params", "feature_columns"]
@@ -81,7 +83,8 @@ class _BoosterScorer(Scorer):
         return lgb.train(p, data, num_boost_round=rounds)
 
     def _contrib(self, booster: lgb.Booster, X: pd.DataFrame) -> pd.DataFrame:
-        c = booster.predict(_matrix(X, self.features_in_), pred_contrib=True)
+        # exact TreeSHAP: LightGBM's pred_contrib, shared across rows of one cell per tree
+        c = cell_shap(booster).contributions(_matrix(X, self.features_in_))
         return pd.DataFrame(c, columns=[*self.features_in_, "base"], index=X.index)
 
 
@@ -205,9 +208,15 @@ class LGBMLTVScorer(_BoosterScorer):
         return np.log(np.maximum(self.predict(X), 1e-300))
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        return self.predict_explain(X)[1]
+
+    def predict_explain(self, X: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         check_is_fitted(self, "booster_")
+        m = _matrix(X, self.features_in_)
+        value = np.asarray(self.booster_.predict(m))
         out = self._contrib(self.booster_, X)
-        if self.two_part:
-            p = self.purchase_.predict(_matrix(X, self.features_in_))
-            out.insert(len(out.columns) - 1, "log_p_purchase", np.log(np.maximum(p, 1e-300)))
-        return out
+        if not self.two_part:
+            return value, out
+        p = np.asarray(self.purchase_.predict(m))
+        out.insert(len(out.columns) - 1, "log_p_purchase", np.log(np.maximum(p, 1e-300)))
+        return value * p, out

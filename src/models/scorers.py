@@ -32,6 +32,10 @@ class Scorer(BaseEstimator):
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         raise NotImplementedError
 
+    def predict_explain(self, X: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+        """`predict(X)` and `contributions(X)` at once (scorers override it to share work)."""
+        return np.asarray(self.predict(X), float), self.contributions(X)
+
     def spec(self) -> dict[str, Any]:
         """What rebuilds this scorer unfitted: class name and parameters (JSON-safe)."""
         params = {k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -64,10 +65,16 @@ def _is_additive(contrib: pd.DataFrame) -> bool:
 
 
 def score_contributions(
-    scorer: Scorer, frame: pd.DataFrame, *, task: str, base: ReasonBase
+    scorer: Scorer,
+    frame: pd.DataFrame,
+    *,
+    task: str,
+    base: ReasonBase,
+    contrib: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Per customer and feature, the signed contribution behind the score (no ``base``)."""
-    contrib = scorer.contributions(frame)
+    """Per customer and feature, the signed contribution behind the score (no ``base``);
+    `contrib` is the scorer's `contributions(frame)` when the caller has it already."""
+    contrib = scorer.contributions(frame) if contrib is None else contrib
     if _is_additive(contrib):
         out = contrib.drop(columns="base")
     else:
@@ -89,14 +96,11 @@ def score_contributions(
 
 # ---- rendering ---------------------------------------------------------------------------
 
-Fmt = Callable[[float], str]
-INT: Fmt = "{:,.0f}".format
-MONEY: Fmt = "{:,.2f}".format
-PCT: Fmt = "{:.0%}".format
-DEC: Fmt = "{:.2f}".format
+# format specs of the values
+INT, MONEY, PCT, DEC = ",.0f", ",.2f", ".0%", ".2f"
 
 # (pattern, template with {v} and the pattern's groups as {0}, {1}, value format)
-TEMPLATES: tuple[tuple[str, str, Fmt], ...] = (
+TEMPLATES: tuple[tuple[str, str, str], ...] = (
     (r"n_purchases", "{v} purchases so far", INT),
     (r"frequency", "{v} repeat purchases", INT),
     (r"T", "customer for {v} days", INT),
@@ -144,19 +148,24 @@ def _trend(kind: str, w: str) -> Callable[[float], str]:
     return fmt
 
 
-def _template(template: str, fmt: Fmt, groups: list[str]) -> Callable[[float], str]:
-    return lambda v: template.format(*groups, v=fmt(v))
+def _template(template: str, spec: str, groups: list[str]) -> Callable[[float], str]:
+    """One format call per value: the groups filled in, {v} as the value's spec."""
+    text = template.replace("{v}", "\0")
+    for i, g in enumerate(groups):
+        text = text.replace(f"{{{i}}}", g)
+    text = text.replace("{", "{{").replace("}", "}}").replace("\0", f"{{:{spec}}}")
+    return text.format
 
 
 def _renderer(name: str) -> Callable[[float], str]:
     m = re.fullmatch(r"(purchases|spend)_trend_(\d+)d", name)
     if m:
         return _trend(m.group(1), m.group(2))
-    for pattern, template, fmt in TEMPLATES:
+    for pattern, template, spec in TEMPLATES:
         m = re.fullmatch(pattern, name)
         if m:
             groups = [g.replace("_", " ") for g in m.groups()]
-            return _template(template, fmt, groups)
+            return _template(template, spec, groups)
     try:
         text = describe(name)[0]
     except KeyError:
@@ -164,31 +173,50 @@ def _renderer(name: str) -> Callable[[float], str]:
     return lambda v: f"{text}: {v:.3g}"
 
 
+def _each_distinct(values: np.ndarray, render: Callable[[Any], str], horizon: str) -> np.ndarray:
+    """`render` applied to each distinct value once (customers share many values), with
+    "the horizon" spelled out."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    plain = uniques.tolist() if isinstance(uniques, np.ndarray) else list(uniques)
+    texts = [render(u).replace("the horizon", horizon) for u in plain]
+    return np.array(texts, dtype=object)[codes]
+
+
 def _render_column(
-    name: str, frame: pd.DataFrame, rows: np.ndarray, contrib: np.ndarray
-) -> list[str]:
+    name: str, frame: pd.DataFrame, rows: np.ndarray, contrib: np.ndarray, horizon: str
+) -> np.ndarray | list[str]:
     if name == "log_p_purchase":  # the two-part LTV model's purchase part: log P(purchase)
-        return [f"{np.exp(c):.0%} chance of buying within the horizon" for c in contrib]
+        return _each_distinct(
+            contrib, lambda c: f"{np.exp(c):.0%} chance of buying within the horizon", horizon
+        )
     if name not in frame:
         return [name.replace("_", " ")] * len(rows)
     if name == "recency_days" and "ipt_mean_days" in frame:
         days = frame["recency_days"].to_numpy(float)[rows]
         gap = frame["ipt_mean_days"].to_numpy(float)[rows]
-        return [
-            f"last purchase {d:,.0f} days ago (usual gap {g:,.0f} days)"
-            if g == g
-            else f"last purchase {d:,.0f} days ago (one purchase so far)"
-            for d, g in zip(days, gap, strict=True)
-        ]
+
+        def recency(both: complex) -> str:
+            d, g = both.real, both.imag
+            if g == g:
+                return f"last purchase {d:,.0f} days ago (usual gap {g:,.0f} days)"
+            return f"last purchase {d:,.0f} days ago (one purchase so far)"
+
+        both = days.astype(complex)
+        both.imag = gap  # (1j * NaN would make the real part NaN too)
+        return _each_distinct(both, recency, horizon)
     if name == "recency_days":
-        return [f"last purchase {d:,.0f} days ago" for d in frame[name].to_numpy(float)[rows]]
+        return _each_distinct(
+            frame[name].to_numpy(float)[rows], "last purchase {:,.0f} days ago".format, horizon
+        )
     col = frame[name]
     if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
         label = name.removeprefix("attr_").replace("_", " ")
-        return [f"{label}: {v}" for v in col.to_numpy(object)[rows]]
+        return _each_distinct(col.to_numpy(object)[rows], lambda v: f"{label}: {v}", horizon)
     fmt = _renderer(name)
     label = name.replace("_", " ")
-    return [fmt(v) if v == v else f"{label} unknown" for v in col.to_numpy(float)[rows]]
+    return _each_distinct(
+        col.to_numpy(float)[rows], lambda v: fmt(v) if v == v else f"{label} unknown", horizon
+    )
 
 
 def render_reasons(
@@ -200,18 +228,22 @@ def render_reasons(
     if values.shape[1] == 0 or len(values) == 0:
         return [[] for _ in range(len(values))]
     k = min(n, values.shape[1])
-    top = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :k]
+    top = np.empty((len(values), k), np.int64)
+    size_left = np.abs(values)
+    for i in range(k):  # the largest by size, first column on ties (a stable sort's order)
+        top[:, i] = np.argmax(size_left, axis=1)
+        np.put_along_axis(size_left, top[:, i : i + 1], -1.0, axis=1)
     size = np.take_along_axis(values, top, axis=1)
     texts = np.empty(top.shape, dtype=object)
     flat = top.ravel()
+    horizon = f"the next {horizon_days} days"
     for j in np.unique(flat):
         where = np.nonzero(flat == j)[0]
         rows = where // k
-        rendered = _render_column(str(contrib.columns[j]), frame, rows, values[rows, j])
-        horizon = f"the next {horizon_days} days"
-        texts.ravel()[where] = [t.replace("the horizon", horizon) for t in rendered]
-    arrows = np.where(size > 0, "↑ ", "↓ ")
-    return [
-        [a + t for a, t, s in zip(ar, tx, sz, strict=True) if s != 0]
-        for ar, tx, sz in zip(arrows, texts, size, strict=True)
-    ]
+        name = str(contrib.columns[j])
+        texts.ravel()[where] = _render_column(name, frame, rows, values[rows, j], horizon)
+    arrows = np.where(size > 0, "↑ ", "↓ ").astype(object)
+    out: list[list[str]] = (arrows + texts).tolist()
+    for row in np.flatnonzero((size == 0).any(axis=1)):
+        out[row] = [t for t, s in zip(out[row], size[row], strict=True) if s != 0]
+    return out

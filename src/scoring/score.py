@@ -8,7 +8,10 @@ last digit for the same customer.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -57,26 +60,28 @@ class CustomerScorer:
         self.reason_base = ReasonBase(store.frame)
         self.has_amount = "monetary_total" in store.frame
 
-    def _forecasts(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        churn = np.clip(self.models.churn.scorer.predict(frame), 0.0, 1.0)
-        value = np.clip(self.models.ltv.scorer.predict(frame), 0.0, None)
-        if self.has_amount:  # the LTV model forecasts revenue; BG/NBD the purchase count
-            purchases = frame["bgnbd_expected_purchases"].to_numpy(float)
-            return churn, purchases, value
-        return churn, value, np.full(len(frame), np.nan)
-
     def score(self, frame: pd.DataFrame, *, reasons: int = 3) -> pd.DataFrame:
         """Scores for every row of `frame` (scoring rows: the store's columns)."""
-        frame = frame.reset_index(drop=True)
+        with _gc_paused():  # millions of small strings and lists: no collections meanwhile
+            return self._score(frame.reset_index(drop=True), reasons)
+
+    def _score(self, frame: pd.DataFrame, reasons: int) -> pd.DataFrame:
         tags = build_tags(frame, self.config.tags, reference=self.tag_reference)
         seg = self.models.segments.assign(frame)
-        churn, purchases, ltv = self._forecasts(frame)
+        churn, churn_contrib = self.models.churn.scorer.predict_explain(frame)
+        value, ltv_contrib = self.models.ltv.scorer.predict_explain(frame)
+        churn, value = np.clip(churn, 0.0, 1.0), np.clip(value, 0.0, None)
+        if self.has_amount:  # the LTV model forecasts revenue; BG/NBD the purchase count
+            purchases, ltv = frame["bgnbd_expected_purchases"].to_numpy(float), value
+        else:
+            purchases, ltv = value, np.full(len(frame), np.nan)
         names = self.models.segments.names
+        labels = {s: names.get(int(s), f"segment {s}") for s in np.unique(seg)}
         out = pd.DataFrame(
             {
                 "customer_id": frame["customer_id"].to_numpy(),
                 "segment": seg,
-                "segment_name": [names.get(int(s), f"segment {s}") for s in seg],
+                "segment_name": pd.Series(seg).map(labels).to_numpy(object),
                 "value_tier": tags["value_tier"].to_numpy(),
                 "lifecycle_stage": tags["lifecycle_stage"].to_numpy(),
                 "rfm_score": tags["rfm_score"].to_numpy(),
@@ -89,15 +94,22 @@ class CustomerScorer:
         )
         out["value_at_risk"] = value_at_risk(out).to_numpy()
         kw = {"n": reasons, "horizon_days": self.models.horizon_days}
-        out["top_reasons"] = render_reasons(self.contributions(frame, "churn"), frame, **kw)
-        out["ltv_reasons"] = render_reasons(self.contributions(frame, "ltv"), frame, **kw)
+        churn_why = self.contributions(frame, "churn", churn_contrib)
+        ltv_why = self.contributions(frame, "ltv", ltv_contrib)
+        out["top_reasons"] = render_reasons(churn_why, frame, **kw)
+        out["ltv_reasons"] = render_reasons(ltv_why, frame, **kw)
         out = pd.concat([out, apply_playbook(out, self.rules)], axis=1)
         return out[SCORE_COLUMNS]
 
-    def contributions(self, frame: pd.DataFrame, task: str) -> pd.DataFrame:
-        """The signed contributions behind a task's score (see `scoring.reasons`)."""
+    def contributions(
+        self, frame: pd.DataFrame, task: str, contrib: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
+        """The signed contributions behind a task's score (see `scoring.reasons`); `contrib`:
+        the scorer's raw contributions, when already computed."""
         model = self.models.churn if task == "churn" else self.models.ltv
-        return score_contributions(model.scorer, frame, task=task, base=self.reason_base)
+        return score_contributions(
+            model.scorer, frame, task=task, base=self.reason_base, contrib=contrib
+        )
 
     def explain(self, frame: pd.DataFrame) -> dict[str, Any]:
         """Everything behind one customer's scores: full churn and LTV contribution vectors
@@ -120,6 +132,17 @@ class CustomerScorer:
     def score_store(self) -> pd.DataFrame:
         """Every customer of the feature store."""
         return self.score(self.store.frame)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def score(data: Dataset, *, models: Models, as_of: str | dt.date, config: Config) -> pd.DataFrame:

@@ -1,0 +1,226 @@
+"""Exact TreeSHAP for many rows at once, by tabulating each tree over the cells of its splits.
+
+A tree's TreeSHAP vector for a row x (path-dependent, as LightGBM's ``pred_contrib`` and
+``shap.TreeExplainer`` compute it) depends on x only through the side of each of the tree's
+split thresholds on which every feature falls: its *cell*. Customers share cells: the 5,000
+demo customers fall into a median of 640 distinct cells per 16-leaf tree of the LTV booster,
+and 50 per tree of the churn booster. So, per tree: group the rows by cell, let LightGBM
+compute the contributions of one real row per cell (``start_iteration=t, num_iteration=1``),
+and give them to every row of that cell. Each tree's values are LightGBM's own; the sums over
+trees differ from one ``pred_contrib`` call only in the order of the additions (~1e-15).
+
+Missing values follow LightGBM's rules: a feature whose splits carry ``missing_type`` NaN
+routes NaN by each node's default direction (NaN is a cell of its own); ``None`` compares NaN
+as 0.0; ``Zero`` routes |x| <= 1e-35 and NaN by the default direction. Categorical splits are
+not tabulated: such a booster is explained by ``pred_contrib`` directly, as are small batches.
+
+Uses only the booster; the rows are whatever the caller passes (nothing about time).
+"""
+
+from __future__ import annotations
+
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+__all__ = ["CellShap", "cell_shap"]
+
+ZERO_THRESHOLD = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (a float)
+MIN_ROWS = 2_000  # below this, one pred_contrib call is as fast
+MAX_DENSE = 1 << 16  # cells addressed directly up to this many per tree, hashed above
+MAX_GROUP = 1 << 32  # cell numbers of a group of features; groups are combined by hashing
+
+
+@dataclass
+class _Group:
+    features: list[int]
+    luts: list[np.ndarray]  # per feature: global class -> local class x stride
+    size: int  # number of cells (product of the local class counts)
+
+
+@dataclass
+class _Tree:
+    index: int
+    features: np.ndarray  # the features the tree splits on
+    groups: list[_Group]  # features whose cell numbers fit an int64 together
+
+    @property
+    def size(self) -> float:
+        return float(np.prod([float(g.size) for g in self.groups]))
+
+
+@dataclass
+class _Feature:
+    thresholds: np.ndarray  # every threshold of the feature over all trees, sorted
+    nan_special: bool  # some split routes NaN by its default direction
+    zero_special: bool  # missing_type Zero: |x| <= 1e-35 (and NaN) is missing
+
+    @property
+    def bounds(self) -> np.ndarray:
+        return np.append(self.thresholds, np.inf)
+
+
+def _splits(node: dict[str, Any], out: dict[int, list[dict[str, Any]]]) -> None:
+    if "split_feature" not in node:
+        return
+    out.setdefault(int(node["split_feature"]), []).append(node)
+    _splits(node["left_child"], out)
+    _splits(node["right_child"], out)
+
+
+class CellShap:
+    """Exact per-row TreeSHAP values of a LightGBM booster with numerical splits, computed
+    once per (tree, cell) and shared by the rows of that cell (see the module docstring)."""
+
+    def __init__(self, booster: lgb.Booster, *, threads: int = 2) -> None:
+        self.booster = booster
+        self.threads = max(1, threads)
+        self.n_features = booster.num_feature()
+        dump = booster.dump_model()
+        per_tree = []
+        for info in dump["tree_info"]:
+            nodes: dict[int, list[dict[str, Any]]] = {}
+            _splits(info["tree_structure"], nodes)
+            per_tree.append(nodes)
+        all_nodes = [n for t in per_tree for ns in t.values() for n in ns]
+        self.tabulable = all(n["decision_type"] == "<=" for n in all_nodes)
+        self.features: dict[int, _Feature] = {}
+        for f in sorted({f for t in per_tree for f in t}):
+            ns = [n for t in per_tree for n in t.get(f, [])]
+            self.features[f] = _Feature(
+                thresholds=np.unique(np.array([n["threshold"] for n in ns], float)),
+                nan_special=any(n["missing_type"] == "NaN" for n in ns),
+                zero_special=any(n["missing_type"] == "Zero" for n in ns),
+            )
+        self.trees = [self._tree(i, nodes) for i, nodes in enumerate(per_tree) if nodes]
+        # a Booster is not safe to predict from two threads at once: one copy per thread
+        text = booster.model_to_string()
+        self._copies = [booster] + [lgb.Booster(model_str=text) for _ in range(self.threads - 1)]
+
+    def _tree(self, index: int, nodes: dict[int, list[dict[str, Any]]]) -> _Tree:
+        groups = [_Group([], [], 1)]
+        for f in sorted(nodes):
+            feat = self.features[f]
+            local = np.unique(np.array([n["threshold"] for n in nodes[f]], float))
+            m = len(feat.thresholds)
+            # global classes: 0..m intervals (x <= thresholds[i]; m: above all), m+1 NaN,
+            # m+2 missing zero (missing_type Zero)
+            lut = np.empty(m + 3, np.int64)
+            lut[:m] = np.searchsorted(local, feat.thresholds, side="left")
+            lut[m] = len(local)
+            count = len(local) + 1
+            if any(n["missing_type"] != "None" for n in nodes[f]):
+                lut[m + 1] = lut[m + 2] = count  # routed by each node's default direction
+                count += 1
+            else:  # NaN compares as 0.0
+                lut[m + 1] = lut[m + 2] = int(np.searchsorted(local, 0.0, side="left"))
+            if groups[-1].size * count > MAX_GROUP:
+                groups.append(_Group([], [], 1))
+            g = groups[-1]
+            g.features.append(f)
+            g.luts.append(lut * g.size)
+            g.size *= count
+        return _Tree(index=index, features=np.array(sorted(nodes), np.int64), groups=groups)
+
+    def classes(self, X: np.ndarray) -> dict[int, np.ndarray]:
+        """Per feature the booster splits on: each row's global class (see `_tree`)."""
+        out = {}
+        for f, feat in self.features.items():
+            x = X[:, f]
+            c = np.searchsorted(feat.bounds, x, side="left")  # NaN sorts after +inf
+            if feat.zero_special:
+                c[(np.abs(x) <= ZERO_THRESHOLD) | np.isnan(x)] = len(feat.bounds) + 1
+            out[f] = c
+        return out
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """``booster.predict(X, pred_contrib=True)``: per row, the features' SHAP values and
+        the expected value in the last column (raw score space)."""
+        X = np.ascontiguousarray(X, dtype=float)
+        if not self.tabulable or len(X) < MIN_ROWS:
+            return np.asarray(self.booster.predict(X, pred_contrib=True))
+        classes = self.classes(X)
+        jobs = [(self._copies[k], self.trees[k :: self.threads]) for k in range(self.threads)]
+        with ThreadPoolExecutor(self.threads) as pool:
+            parts = list(pool.map(lambda job: self._accumulate(X, classes, *job), jobs))
+        for part in parts[1:]:
+            parts[0] += part
+        return parts[0].T
+
+    def _accumulate(
+        self,
+        X: np.ndarray,
+        classes: dict[int, np.ndarray],
+        booster: lgb.Booster,
+        trees: list[_Tree],
+    ) -> np.ndarray:
+        n = len(X)
+        out = np.zeros((self.n_features + 1, n))  # feature-major: each column contiguous
+        codes, scratch = np.empty(n, np.int64), np.empty(n, np.int64)
+        values = np.empty(n)
+        for tree in trees:
+            reps = _cells(tree, classes, codes, scratch)
+            contrib = np.asarray(
+                booster.predict(
+                    X[reps],
+                    pred_contrib=True,
+                    start_iteration=tree.index,
+                    num_iteration=1,
+                    num_threads=1,
+                )
+            )
+            table = np.ascontiguousarray(contrib.T)
+            for f in tree.features:
+                np.take(table[f], codes, out=values, mode="clip")
+                out[f] += values
+            out[-1] += table[-1, 0]  # the tree's expected value
+        return out
+
+
+def _cells(
+    tree: _Tree, classes: dict[int, np.ndarray], ids: np.ndarray, scratch: np.ndarray
+) -> np.ndarray:
+    """Each row's cell number 0..k-1 into `ids`; returns one representative row per cell.
+    (`scratch` is working space of the same size: no large temporary arrays.)"""
+    n, size = len(ids), 1
+    for g in tree.groups:
+        if size > 1:
+            ids *= g.size
+        else:
+            ids[:] = 0
+        for f, lut in zip(g.features, g.luts, strict=True):
+            np.take(lut, classes[f], out=scratch, mode="clip")
+            ids += scratch  # ids < size * g.size <= max(n, MAX_DENSE) * MAX_GROUP
+        size *= g.size
+        if tree.size > MAX_DENSE:  # renumber the cells that occur: 0..k-1
+            codes, uniques = pd.factorize(ids)
+            ids[:] = codes
+            size = len(uniques)
+    if tree.size > MAX_DENSE:
+        reps = np.empty(size, np.int64)
+        reps[ids] = np.arange(n)  # any row of a cell represents it
+        return reps
+    rep = np.full(size, -1, np.int64)  # few possible cells: numbered directly
+    rep[ids] = np.arange(n)
+    present = np.flatnonzero(rep >= 0)
+    number = np.zeros(size, np.int64)
+    number[present] = np.arange(len(present))
+    np.take(number, ids, out=scratch, mode="clip")
+    ids[:] = scratch
+    return rep[present]
+
+
+_CACHE: weakref.WeakKeyDictionary[lgb.Booster, CellShap] = weakref.WeakKeyDictionary()
+
+
+def cell_shap(booster: lgb.Booster) -> CellShap:
+    """The booster's `CellShap` (built once per booster object)."""
+    found = _CACHE.get(booster)
+    if found is None:
+        found = _CACHE[booster] = CellShap(booster)
+    return found

@@ -1,0 +1,99 @@
+"""Tabulated TreeSHAP (`models.cellshap`) equals LightGBM's own pred_contrib row for row: with
+missing values under each missing type, ties at thresholds, deep trees whose cell numbers
+need hashing, any number of threads; and it falls back for categorical splits."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+
+from customer_ml.models import cellshap
+from customer_ml.models.cellshap import CellShap
+
+
+def data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = np.column_stack(
+        [
+            rng.exponential(60, n).round(),  # integer days: values equal to thresholds
+            rng.poisson(3, n).astype(float),
+            rng.gamma(2, 20, n),
+            rng.normal(0, 1, n),  # thresholds on both sides of 0.0
+            rng.choice([0.0, 1.0, 2.5], n),
+        ]
+    )
+    X[::7, 2] = np.nan  # missing values in training, so splits carry missing_type NaN
+    y = 0.02 * X[:, 0] - 0.4 * X[:, 1] + np.nan_to_num(X[:, 2]) / 40 + X[:, 3] ** 2
+    y += rng.normal(0, 1, n)
+    return X, y
+
+
+def booster(X: np.ndarray, y: np.ndarray, **params: object) -> lgb.Booster:
+    p = {"objective": "regression", "num_leaves": 15, "verbose": -1, "seed": 0} | params
+    return lgb.train(p, lgb.Dataset(X, label=y), num_boost_round=30)
+
+
+def new_rows(n: int, b: lgb.Booster) -> np.ndarray:
+    X, _ = data(n, seed=1)
+    X[::5, 3] = np.nan  # NaN where training had none (missing_type None: compared as 0.0)
+    X[::11, 4] = 0.0
+    # values exactly at thresholds (x <= threshold goes left)
+    for f, thresholds in CellShap(b).features.items():
+        X[3::17, f] = np.resize(thresholds.thresholds, len(X[3::17]))
+    return X
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_equals_pred_contrib_row_for_row(threads: int) -> None:
+    X, y = data(4000)
+    b = booster(X, y)
+    rows = new_rows(5000, b)
+    got = CellShap(b, threads=threads).contributions(rows)
+    want = b.predict(rows, pred_contrib=True)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert np.abs(got[:, :-1]).sum() > 0  # not all zero
+
+
+def test_zero_as_missing_and_deep_trees_that_need_hashing() -> None:
+    X, y = data(4000)
+    b = booster(X, y, zero_as_missing=True, num_leaves=63, min_data_in_leaf=5)
+    shap = CellShap(b)
+    assert any(f.zero_special for f in shap.features.values())
+    assert max(t.size for t in shap.trees) > cellshap.MAX_DENSE  # the hashed path is used
+    rows = new_rows(4000, b)
+    rows[::13, 1] = 1e-36  # "zero" to LightGBM under missing_type Zero
+    want = b.predict(rows, pred_contrib=True)
+    np.testing.assert_allclose(shap.contributions(rows), want, rtol=0, atol=1e-12)
+
+
+def test_shares_work_between_rows_of_one_cell() -> None:
+    X, y = data(4000)
+    b = booster(X, y)
+    shap = CellShap(b, threads=1)
+    rows = new_rows(20_000, b)
+    classes = shap.classes(rows)
+    ids, scratch = np.empty(len(rows), np.int64), np.empty(len(rows), np.int64)
+    reps = [len(cellshap._cells(t, classes, ids, scratch)) for t in shap.trees]
+    assert max(reps) < len(rows) / 10  # LightGBM explains far fewer rows than there are
+
+
+def test_categorical_splits_and_small_batches_use_pred_contrib(monkeypatch) -> None:
+    X, y = data(3000)
+    X[:, 4] = np.floor(X[:, 4] * 2)  # 0, 2, 5 as categories
+    y = y + 3 * (X[:, 4] == 2)
+    b = lgb.train(
+        {"objective": "regression", "verbose": -1, "min_data_per_group": 5},
+        lgb.Dataset(X, label=y, categorical_feature=[4]),
+        num_boost_round=10,
+    )
+    shap = CellShap(b)
+    assert not shap.tabulable
+    rows = X[:2500]
+    np.testing.assert_array_equal(shap.contributions(rows), b.predict(rows, pred_contrib=True))
+    small = CellShap(booster(*data(3000)))
+    called = []
+    monkeypatch.setattr(cellshap, "_cells", lambda *a: called.append(1))
+    small.contributions(rows[:10])
+    assert not called
