@@ -129,22 +129,27 @@ class CellShap:
 
     def classes(self, X: np.ndarray) -> dict[int, np.ndarray]:
         """Per feature the booster splits on: each row's global class (see `_tree`)."""
-        out = {}
-        for f, feat in self.features.items():
+
+        def one(f: int) -> np.ndarray:
+            feat = self.features[f]
             x = X[:, f]
             c = np.searchsorted(feat.bounds, x, side="left")  # NaN sorts after +inf
             if feat.zero_special:
                 c[(np.abs(x) <= ZERO_THRESHOLD) | np.isnan(x)] = len(feat.bounds) + 1
-            out[f] = c
-        return out
+            return c
+
+        if self.threads == 1 or len(X) < MIN_ROWS:
+            return {f: one(f) for f in self.features}
+        with ThreadPoolExecutor(self.threads) as pool:  # searchsorted releases the GIL
+            return dict(zip(self.features, pool.map(one, self.features), strict=True))
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """``booster.predict(X, pred_contrib=True)``: per row, the features' SHAP values and
         the expected value in the last column (raw score space)."""
-        X = np.ascontiguousarray(X, dtype=float)
+        X = np.asarray(X, dtype=float)
         if not self.tabulable or len(X) < MIN_ROWS:
             return np.asarray(self.booster.predict(X, pred_contrib=True))
-        classes = self.classes(X)
+        classes = self.classes(np.asfortranarray(X))  # contiguous columns (pandas gives them)
         jobs = [(self._copies[k], self.trees[k :: self.threads]) for k in range(self.threads)]
         with ThreadPoolExecutor(self.threads) as pool:
             parts = list(pool.map(lambda job: self._accumulate(X, classes, *job), jobs))

@@ -82,9 +82,12 @@ class _BoosterScorer(Scorer):
         data = lgb.Dataset(_matrix(X, self.features_in_), label=y, free_raw_data=True)
         return lgb.train(p, data, num_boost_round=rounds)
 
-    def _contrib(self, booster: lgb.Booster, X: pd.DataFrame) -> pd.DataFrame:
+    def _contrib(
+        self, booster: lgb.Booster, X: pd.DataFrame, m: np.ndarray | None = None
+    ) -> pd.DataFrame:
         # exact TreeSHAP: LightGBM's pred_contrib, shared across rows of one cell per tree
-        c = cell_shap(booster).contributions(_matrix(X, self.features_in_))
+        m = _matrix(X, self.features_in_) if m is None else m
+        c = cell_shap(booster).contributions(m)
         return pd.DataFrame(c, columns=[*self.features_in_, "base"], index=X.index)
 
 
@@ -145,8 +148,16 @@ class LGBMChurnScorer(_BoosterScorer):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "booster_")
-        p = np.asarray(self.booster_.predict(_matrix(X, self.features_in_)))
+        return self._predict(_matrix(X, self.features_in_))
+
+    def _predict(self, m: np.ndarray) -> np.ndarray:
+        p = np.asarray(self.booster_.predict(m))
         return _apply(self.calibrator_, p) if self.calibrator_ is not None else np.asarray(p)
+
+    def predict_explain(self, X: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+        check_is_fitted(self, "booster_")
+        m = _matrix(X, self.features_in_)
+        return self._predict(m), self._contrib(self.booster_, X, m)
 
     def raw(self, X: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.booster_.predict(_matrix(X, self.features_in_), raw_score=True))
@@ -214,7 +225,7 @@ class LGBMLTVScorer(_BoosterScorer):
         check_is_fitted(self, "booster_")
         m = _matrix(X, self.features_in_)
         value = np.asarray(self.booster_.predict(m))
-        out = self._contrib(self.booster_, X)
+        out = self._contrib(self.booster_, X, m)
         if not self.two_part:
             return value, out
         p = np.asarray(self.purchase_.predict(m))

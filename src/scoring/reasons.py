@@ -157,28 +157,46 @@ def _template(template: str, spec: str, groups: list[str]) -> Callable[[float], 
     return text.format
 
 
-def _renderer(name: str) -> Callable[[float], str]:
+def _renderer(name: str) -> tuple[Callable[[float], str], str]:
+    """The value's text, and its format spec ("" when not a plain spec)."""
     m = re.fullmatch(r"(purchases|spend)_trend_(\d+)d", name)
     if m:
-        return _trend(m.group(1), m.group(2))
+        return _trend(m.group(1), m.group(2)), ""
     for pattern, template, spec in TEMPLATES:
         m = re.fullmatch(pattern, name)
         if m:
             groups = [g.replace("_", " ") for g in m.groups()]
-            return _template(template, spec, groups)
+            return _template(template, spec, groups), spec
     try:
         text = describe(name)[0]
     except KeyError:
         text = name.replace("_", " ")
-    return lambda v: f"{text}: {v:.3g}"
+    return f"{text}: {{:.3g}}".format, ""
 
 
-def _each_distinct(values: np.ndarray, render: Callable[[Any], str], horizon: str) -> np.ndarray:
-    """`render` applied to each distinct value once (customers share many values), with
-    "the horizon" spelled out."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+def _whole(x: np.ndarray) -> np.ndarray:
+    """A key equal for two values exactly when "{:.0f}" prints them alike: both round half
+    to even on the exact binary value, and "-0" differs from "0"."""
+    return 2 * np.rint(x) + np.signbit(x)
+
+
+def _each_distinct(
+    values: np.ndarray,
+    render: Callable[[Any], str],
+    horizon: str,
+    key: np.ndarray | None = None,
+) -> np.ndarray:
+    """`render` applied once per distinct value (or per distinct `key`: values with one key
+    render alike), with "the horizon" spelled out."""
+    codes, uniques = pd.factorize(values if key is None else key, use_na_sentinel=False)
+    if key is not None:
+        first = np.empty(len(uniques), np.int64)
+        first[codes[::-1]] = np.arange(len(codes))[::-1]
+        uniques = values[first]
     plain = uniques.tolist() if isinstance(uniques, np.ndarray) else list(uniques)
-    texts = [render(u).replace("the horizon", horizon) for u in plain]
+    texts = [render(u) for u in plain]
+    if any("the horizon" in t for t in texts[:1]):
+        texts = [t.replace("the horizon", horizon) for t in texts]
     return np.array(texts, dtype=object)[codes]
 
 
@@ -186,9 +204,9 @@ def _render_column(
     name: str, frame: pd.DataFrame, rows: np.ndarray, contrib: np.ndarray, horizon: str
 ) -> np.ndarray | list[str]:
     if name == "log_p_purchase":  # the two-part LTV model's purchase part: log P(purchase)
-        return _each_distinct(
-            contrib, lambda c: f"{np.exp(c):.0%} chance of buying within the horizon", horizon
-        )
+        p = np.exp(contrib)
+        text = "{:.0%} chance of buying within the horizon".format
+        return _each_distinct(p, text, horizon, key=_whole(p * 100))
     if name not in frame:
         return [name.replace("_", " ")] * len(rows)
     if name == "recency_days" and "ipt_mean_days" in frame:
@@ -203,20 +221,25 @@ def _render_column(
 
         both = days.astype(complex)
         both.imag = gap  # (1j * NaN would make the real part NaN too)
-        return _each_distinct(both, recency, horizon)
+        key = _whole(days).astype(complex)
+        key.imag = _whole(gap)
+        return _each_distinct(both, recency, horizon, key=key)
     if name == "recency_days":
-        return _each_distinct(
-            frame[name].to_numpy(float)[rows], "last purchase {:,.0f} days ago".format, horizon
-        )
+        days = frame[name].to_numpy(float)[rows]
+        text = "last purchase {:,.0f} days ago".format
+        return _each_distinct(days, text, horizon, key=_whole(days))
     col = frame[name]
     if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
         label = name.removeprefix("attr_").replace("_", " ")
         return _each_distinct(col.to_numpy(object)[rows], lambda v: f"{label}: {v}", horizon)
-    fmt = _renderer(name)
-    label = name.replace("_", " ")
-    return _each_distinct(
-        col.to_numpy(float)[rows], lambda v: fmt(v) if v == v else f"{label} unknown", horizon
-    )
+    fmt, spec = _renderer(name)
+    values = col.to_numpy(float)[rows]
+    key = _whole(values) if spec == INT else _whole(values * 100) if spec == PCT else None
+    texts = _each_distinct(values, fmt, horizon, key=key)
+    missing = np.isnan(values)
+    if missing.any():
+        texts[missing] = name.replace("_", " ") + " unknown"
+    return texts
 
 
 def render_reasons(

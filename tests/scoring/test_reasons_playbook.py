@@ -105,3 +105,28 @@ def test_playbooks_come_from_config_and_typos_are_named() -> None:
     bad = {**raw, "playbooks": {"vip": [{"action": "gift", "when": {"tier": ["high"]}}]}}
     with pytest.raises(ConfigError, match=r"playbooks\.vip\.0\.when"):
         parse_config(bad, base_dir=Path("."))
+
+
+def test_each_value_renders_as_if_formatted_alone() -> None:
+    # rendering once per distinct (rounded) value must give what formatting each value gives:
+    # halves, values a hair either side of them, -0, missing values, many rows
+    rng = np.random.default_rng(0)
+    halves = np.array([0.5, 1.5, 2.5, -0.4, 0.0, 0.125, 0.135, 0.145, 2.675, np.nan])
+    near = np.concatenate([halves, np.nextafter(halves, 10), np.nextafter(halves, -10)])
+    values = np.concatenate([near, rng.exponential(100, 3000).round(1), rng.random(3000)])
+    n = len(values)
+    frame = pd.DataFrame(
+        {"recency_days": values, "bgnbd_p_alive": values, "monetary_total": values}
+    )
+    for col, fmt in [
+        ("recency_days", "last purchase {:,.0f} days ago"),
+        ("bgnbd_p_alive", "purchase pattern: {:.0%} likely still active"),
+        ("monetary_total", "total spend {:,.2f}"),
+    ]:
+        contrib = pd.DataFrame({col: np.ones(n)})
+        got = [r[0] for r in render_reasons(contrib, frame, n=1)]
+        label = col.replace("_", " ") + " unknown"
+        want = [
+            "↑ " + (fmt.format(v) if v == v or col == "recency_days" else label) for v in values
+        ]
+        assert got == want, col
