@@ -234,7 +234,9 @@ def _render_column(
         return _each_distinct(col.to_numpy(object)[rows], lambda v: f"{label}: {v}", horizon)
     fmt, spec = _renderer(name)
     values = col.to_numpy(float)[rows]
-    key = _whole(values) if spec == INT else _whole(values * 100) if spec == PCT else None
+    key: np.ndarray | None = None
+    if spec in (INT, PCT):
+        key = _whole(values if spec == INT else values * 100)
     texts = _each_distinct(values, fmt, horizon, key=key)
     missing = np.isnan(values)
     if missing.any():
