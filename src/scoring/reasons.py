@@ -221,9 +221,9 @@ def _render_column(
 
         both = days.astype(complex)
         both.imag = gap  # (1j * NaN would make the real part NaN too)
-        key = _whole(days).astype(complex)
-        key.imag = _whole(gap)
-        return _each_distinct(both, recency, horizon, key=key)
+        pair = _whole(days).astype(complex)
+        pair.imag = _whole(gap)
+        return _each_distinct(both, recency, horizon, key=pair)
     if name == "recency_days":
         days = frame[name].to_numpy(float)[rows]
         text = "last purchase {:,.0f} days ago".format
@@ -234,7 +234,7 @@ def _render_column(
         return _each_distinct(col.to_numpy(object)[rows], lambda v: f"{label}: {v}", horizon)
     fmt, spec = _renderer(name)
     values = col.to_numpy(float)[rows]
-    key: np.ndarray | None = None
+    key = None
     if spec in (INT, PCT):
         key = _whole(values if spec == INT else values * 100)
     texts = _each_distinct(values, fmt, horizon, key=key)
