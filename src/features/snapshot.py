@@ -14,7 +14,7 @@ import pandas as pd
 
 from customer_ml.config import FeaturesConfig
 from customer_ml.data.dataset import Dataset
-from customer_ml.data.io import DataError, quote
+from customer_ml.data.io import DataError, fetch_frame, quote
 from customer_ml.features.history import prepare_history
 from customer_ml.features.timing import Cutoff, cutoff
 
@@ -25,6 +25,18 @@ def slug(value: object) -> str:
     """A column-name-safe form of a category, channel or event type."""
     s = re.sub(r"[^0-9a-zA-Z]+", "_", str(value)).strip("_").lower()
     return s or "blank"
+
+
+def _count(cond: str) -> str:
+    """Rows meeting `cond`. (DuckDB runs ``count_if`` about twice as fast as
+    ``count(*) FILTER (WHERE ...)`` here; it returns a HUGEINT, hence the cast.)"""
+    return f"CAST(count_if({cond}) AS BIGINT)"
+
+
+def _when(fn: str, expr: str, cond: str) -> str:
+    """`fn` of `expr` over rows meeting `cond` (NULL when none): a CASE inside the aggregate,
+    faster in DuckDB than a FILTER clause."""
+    return f"{fn}(CASE WHEN {cond} THEN {expr} END)"
 
 
 def _lit(v: object) -> str:
@@ -46,16 +58,16 @@ def _windows_sql(d: str, windows: tuple[int, ...], amount: bool) -> list[str]:
     for w in windows:
         recent = f"day > {d} - {w}"
         before = f"day > {d} - {2 * w} AND day <= {d} - {w}"
-        n_recent = f"count(*) FILTER (WHERE new_purchase AND {recent})"
-        n_before = f"count(*) FILTER (WHERE new_purchase AND {before})"
+        n_recent = _count(f"new_purchase AND {recent}")
+        n_before = _count(f"new_purchase AND {before}")
         parts.append(f"{n_recent} AS purchases_{w}d")
         parts.append(
             f"({n_recent} - {n_before}) / greatest({n_recent} + {n_before}, 1)"
             f" AS purchases_trend_{w}d"
         )
         if amount:
-            s_recent = f"coalesce(sum(amount) FILTER (WHERE NOT is_return AND {recent}), 0)"
-            s_before = f"coalesce(sum(amount) FILTER (WHERE NOT is_return AND {before}), 0)"
+            s_recent = f"coalesce({_when('sum', 'amount', f'NOT is_return AND {recent}')}, 0)"
+            s_before = f"coalesce({_when('sum', 'amount', f'NOT is_return AND {before}')}, 0)"
             parts.append(f"{s_recent} AS spend_{w}d")
             parts.append(
                 f"({s_recent} - {s_before}) / greatest(abs({s_recent}) + abs({s_before}), 1e-9)"
@@ -76,9 +88,9 @@ def _behaviour_sql(
     d = c.sql_day()
     cols = set(ds.tx_columns)
     amt = "amount" in cols
-    n = "count(*) FILTER (WHERE new_purchase)"
+    n = _count("new_purchase")
     ipt_mean = "sum(gap) / nullif(count(gap), 0)"
-    last, first = "max(day) FILTER (WHERE NOT is_return)", "min(day) FILTER (WHERE NOT is_return)"
+    last, first = _when("max", "day", "NOT is_return"), _when("min", "day", "NOT is_return")
     parts = [
         f"{n} AS n_purchases",
         f"{n} - 1 AS frequency",
@@ -92,45 +104,41 @@ def _behaviour_sql(
         f"({d} - {last}) / nullif({ipt_mean}, 0) AS gap_ratio",
     ]
     if amt:
-        spent = "sum(amount) FILTER (WHERE NOT is_return)"
+        spent = _when("sum", "amount", "NOT is_return")
         parts += [
             f"{spent} / {n} AS monetary_mean",
-            f"CASE WHEN {n} > 1 THEN sqrt(greatest(sum(amount_sq) FILTER (WHERE NOT is_return)"
+            f"CASE WHEN {n} > 1 THEN sqrt(greatest({_when('sum', 'amount_sq', 'NOT is_return')}"
             f" - {spent} ^ 2 / {n}, 0) / ({n} - 1)) END AS monetary_std",
-            f"CASE WHEN {n} > 1 THEN ({spent} - sum(amount) FILTER (WHERE first_purchase))"
+            f"CASE WHEN {n} > 1 THEN ({spent} - {_when('sum', 'amount', 'first_purchase')})"
             f" / ({n} - 1) ELSE 0 END AS monetary_value",
         ]
     parts += _windows_sql(d, windows, amt)
     for k, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), start=1):
-        parts.append(
-            f"count(*) FILTER (WHERE new_purchase AND dow = {k}) / {n} AS dow_share_{name}"
-        )
-    parts.append("count(*) FILTER (WHERE is_return) / count(*) AS return_rate")
+        parts.append(f"{_count(f'new_purchase AND dow = {k}')} / {n} AS dow_share_{name}")
+    parts.append(f"{_count('is_return')} / count(*) AS return_rate")
     if amt:
         parts.append("sum(amount) AS monetary_total")
     if "quantity" in cols:
-        per = "count(*) FILTER (WHERE new_order)" if "order_id" in cols else n
-        parts.append(
-            f"sum(quantity) FILTER (WHERE NOT is_return) / nullif({per}, 0) AS items_per_order"
-        )
+        per = _count("new_order") if "order_id" in cols else n
+        quantity = _when("sum", "quantity", "NOT is_return")
+        parts.append(f"{quantity} / nullif({per}, 0) AS items_per_order")
     if "order_id" in cols:
-        parts.append("count(*) FILTER (WHERE new_order) AS n_orders")
+        parts.append(f"{_count('new_order')} AS n_orders")
     if "product_id" in cols:
-        parts.append("count(*) FILTER (WHERE new_product) AS distinct_products")
+        parts.append(f"{_count('new_product')} AS distinct_products")
     if "category" in cols:
-        parts.append("count(*) FILTER (WHERE new_category) AS distinct_categories")
+        parts.append(f"{_count('new_category')} AS distinct_categories")
         parts += [
-            f"count(*) FILTER (WHERE category = {_lit(v)}) / count(*) AS category_share_{slug(v)}"
+            f"{_count(f'category = {_lit(v)}')} / count(*) AS category_share_{slug(v)}"
             for v in categories
         ]
     parts += [
-        f"count(*) FILTER (WHERE channel = {_lit(v)}) / count(*) AS channel_share_{slug(v)}"
-        for v in channels
+        f"{_count(f'channel = {_lit(v)}')} / count(*) AS channel_share_{slug(v)}" for v in channels
     ]
     return (
         f"SELECT customer_id, {', '.join(parts)} FROM {prepare_history(ds)} "
         f"WHERE ts <= {c.sql_end()} GROUP BY customer_id "
-        "HAVING count(*) FILTER (WHERE NOT is_return) > 0"
+        f"HAVING {_count('NOT is_return')} > 0"
     )
 
 
@@ -138,9 +146,9 @@ def _events_sql(c: Cutoff, types: list[str], windows: tuple[int, ...]) -> str:
     parts = [f"{c.sql_day()} - CAST(max(ts) AS DATE) AS days_since_last_event"]
     for w in windows:
         since = f"ts > {c.sql_end()} - INTERVAL {int(w)} DAY"
-        parts.append(f"count(*) FILTER (WHERE {since}) AS events_{w}d")
+        parts.append(f"{_count(since)} AS events_{w}d")
         parts += [
-            f"count(*) FILTER (WHERE event_type = {_lit(t)} AND {since}) AS events_{slug(t)}_{w}d"
+            f"{_count(f'event_type = {_lit(t)} AND {since}')} AS events_{slug(t)}_{w}d"
             for t in types
         ]
     return (
@@ -222,7 +230,7 @@ def build_snapshot(
         f"LEFT JOIN ({sql}) s{i} USING (customer_id)" for i, sql in enumerate(sources[1:], 1)
     )
     sql = f"SELECT * FROM ({sources[0]}) s0 {joins} ORDER BY customer_id"
-    snap = data.con.execute(sql).df()
+    snap = fetch_frame(data.con, sql)
     if data.has_events:
         ev = [col for col in snap.columns if col.startswith("events_")]
         snap[ev] = snap[ev].fillna(0)
