@@ -11,8 +11,9 @@ trees differ from one ``pred_contrib`` call only in the order of the additions (
 
 Missing values follow LightGBM's rules: a feature whose splits carry ``missing_type`` NaN
 routes NaN by each node's default direction (NaN is a cell of its own); ``None`` compares NaN
-as 0.0; ``Zero`` routes |x| <= 1e-35 and NaN by the default direction. Categorical splits are
-not tabulated: such a booster is explained by ``pred_contrib`` directly, as are small batches.
+as 0.0; ``Zero`` routes |x| <= 1e-35 and NaN by the default direction. Categorical splits,
+linear trees and multiclass boosters are not tabulated: they are explained by ``pred_contrib``
+directly, as are small batches.
 
 Uses only the booster; the rows are whatever the caller passes (nothing about time).
 """
@@ -57,7 +58,6 @@ class _Tree:
 @dataclass
 class _Feature:
     thresholds: np.ndarray  # every threshold of the feature over all trees, sorted
-    nan_special: bool  # some split routes NaN by its default direction
     zero_special: bool  # missing_type Zero: |x| <= 1e-35 (and NaN) is missing
 
     @property
@@ -88,14 +88,23 @@ class CellShap:
             _splits(info["tree_structure"], nodes)
             per_tree.append(nodes)
         all_nodes = [n for t in per_tree for ns in t.values() for n in ns]
-        self.tabulable = all(n["decision_type"] == "<=" for n in all_nodes)
+        self.tabulable = (
+            all(n["decision_type"] == "<=" for n in all_nodes)
+            and booster.num_model_per_iteration() == 1
+            and not any(info.get("is_linear") for info in dump["tree_info"])
+        )
+        # trees without a split add their one leaf value to the expected value
+        self.constant = sum(
+            float(info["tree_structure"]["leaf_value"])
+            for info, nodes in zip(dump["tree_info"], per_tree, strict=True)
+            if not nodes
+        )
         self.features: dict[int, _Feature] = {}
         for f in sorted({f for t in per_tree for f in t}):
             ns = [n for t in per_tree for n in t.get(f, [])]
             self.features[f] = _Feature(
                 thresholds=np.unique(np.array([n["threshold"] for n in ns], float)),
-                nan_special=any(n["missing_type"] == "NaN" for n in ns),
-                zero_special=any(n["missing_type"] == "Zero" for n in ns),
+                        zero_special=any(n["missing_type"] == "Zero" for n in ns),
             )
         self.trees = [self._tree(i, nodes) for i, nodes in enumerate(per_tree) if nodes]
         # a Booster is not safe to predict from two threads at once: one copy per thread
@@ -155,6 +164,7 @@ class CellShap:
             parts = list(pool.map(lambda job: self._accumulate(X, classes, *job), jobs))
         for part in parts[1:]:
             parts[0] += part
+        parts[0][-1] += self.constant
         return parts[0].T
 
     def _accumulate(

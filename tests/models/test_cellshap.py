@@ -97,3 +97,32 @@ def test_categorical_splits_and_small_batches_use_pred_contrib(monkeypatch) -> N
     monkeypatch.setattr(cellshap, "_cells", lambda *a: called.append(1))
     small.contributions(rows[:10])
     assert not called
+
+
+def test_a_tree_without_splits_adds_to_the_expected_value() -> None:
+    X, y = data(3000)
+    # the first booster cannot split (min_data_in_leaf), so its one tree is a constant
+    first = lgb.train(
+        {"objective": "regression", "verbose": -1, "min_data_in_leaf": 2000},
+        lgb.Dataset(X, label=y),
+        num_boost_round=3,
+    )
+    b = lgb.train(
+        {"objective": "regression", "verbose": -1, "num_leaves": 7},
+        lgb.Dataset(X, label=y),
+        num_boost_round=3,
+        init_model=first,
+    )
+    assert "split_feature" not in b.dump_model()["tree_info"][0]["tree_structure"]
+    want = b.predict(X, pred_contrib=True)
+    np.testing.assert_allclose(CellShap(b).contributions(X), want, rtol=0, atol=1e-12)
+
+
+def test_multiclass_boosters_use_pred_contrib() -> None:
+    X, y = data(3000)
+    b = booster(
+        X, np.digitize(y, np.quantile(y, [0.33, 0.66])), objective="multiclass", num_class=3
+    )
+    shap = CellShap(b)
+    assert not shap.tabulable
+    np.testing.assert_array_equal(shap.contributions(X), b.predict(X, pred_contrib=True))
