@@ -33,6 +33,7 @@ __all__ = ["CellShap", "cell_shap"]
 
 ZERO_THRESHOLD = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (a float)
 MIN_ROWS = 2_000  # below this, one pred_contrib call is as fast
+CHUNK_ROWS = 1 << 18  # rows tabulated at a time: bounded memory, cells still shared widely
 MAX_DENSE = 1 << 16  # cells addressed directly up to this many per tree, hashed above
 MAX_GROUP = 1 << 32  # cell numbers of a group of features; groups are combined by hashing
 
@@ -158,6 +159,9 @@ class CellShap:
         X = np.asarray(X, dtype=float)
         if not self.tabulable or len(X) < MIN_ROWS:
             return np.asarray(self.booster.predict(X, pred_contrib=True))
+        if len(X) > CHUNK_ROWS:
+            chunks = range(0, len(X), CHUNK_ROWS)
+            return np.concatenate([self.contributions(X[i : i + CHUNK_ROWS]) for i in chunks])
         classes = self.classes(np.asfortranarray(X))  # contiguous columns (pandas gives them)
         jobs = [(self._copies[k], self.trees[k :: self.threads]) for k in range(self.threads)]
         with ThreadPoolExecutor(self.threads) as pool:

@@ -126,3 +126,12 @@ def test_multiclass_boosters_use_pred_contrib() -> None:
     shap = CellShap(b)
     assert not shap.tabulable
     np.testing.assert_array_equal(shap.contributions(X), b.predict(X, pred_contrib=True))
+
+
+def test_large_batches_are_tabulated_in_chunks(monkeypatch) -> None:
+    X, y = data(4000)
+    b = booster(X, y)
+    rows = new_rows(7000, b)
+    monkeypatch.setattr(cellshap, "CHUNK_ROWS", 2500)  # chunks of 2500, 2500 and 2000 rows
+    got = CellShap(b).contributions(rows)
+    np.testing.assert_allclose(got, b.predict(rows, pred_contrib=True), rtol=0, atol=1e-12)
