@@ -105,7 +105,7 @@ class CellShap:
             ns = [n for t in per_tree for n in t.get(f, [])]
             self.features[f] = _Feature(
                 thresholds=np.unique(np.array([n["threshold"] for n in ns], float)),
-                        zero_special=any(n["missing_type"] == "Zero" for n in ns),
+                zero_special=any(n["missing_type"] == "Zero" for n in ns),
             )
         self.trees = [self._tree(i, nodes) for i, nodes in enumerate(per_tree) if nodes]
         # a Booster is not safe to predict from two threads at once: one copy per thread
