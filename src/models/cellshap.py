@@ -51,9 +51,8 @@ class _Tree:
     features: np.ndarray  # the features the tree splits on
     groups: list[_Group]  # features whose cell numbers fit an int64 together
 
-    @property
-    def size(self) -> float:
-        return float(np.prod([float(g.size) for g in self.groups]))
+    def __post_init__(self) -> None:
+        self.size = float(np.prod([float(g.size) for g in self.groups]))  # cells in all
 
 
 @dataclass
@@ -61,9 +60,8 @@ class _Feature:
     thresholds: np.ndarray  # every threshold of the feature over all trees, sorted
     zero_special: bool  # missing_type Zero: |x| <= 1e-35 (and NaN) is missing
 
-    @property
-    def bounds(self) -> np.ndarray:
-        return np.append(self.thresholds, np.inf)
+    def __post_init__(self) -> None:
+        self.bounds = np.append(self.thresholds, np.inf)  # NaN sorts after +inf
 
 
 def _splits(node: dict[str, Any], out: dict[int, list[dict[str, Any]]]) -> None:

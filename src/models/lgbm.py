@@ -219,15 +219,21 @@ class LGBMLTVScorer(_BoosterScorer):
         return np.log(np.maximum(self.predict(X), 1e-300))
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
-        return self.predict_explain(X)[1]
+        check_is_fitted(self, "booster_")
+        return self._explain(X, _matrix(X, self.features_in_))[0]
 
     def predict_explain(self, X: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         check_is_fitted(self, "booster_")
         m = _matrix(X, self.features_in_)
+        out, p = self._explain(X, m)
         value = np.asarray(self.booster_.predict(m))
+        return (value * p if p is not None else value), out
+
+    def _explain(self, X: pd.DataFrame, m: np.ndarray) -> tuple[pd.DataFrame, np.ndarray | None]:
+        """Contributions, and P(purchase) of the two-part model (None for Tweedie)."""
         out = self._contrib(self.booster_, X, m)
         if not self.two_part:
-            return value, out
+            return out, None
         p = np.asarray(self.purchase_.predict(m))
         out.insert(len(out.columns) - 1, "log_p_purchase", np.log(np.maximum(p, 1e-300)))
-        return value * p, out
+        return out, p

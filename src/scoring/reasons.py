@@ -194,9 +194,7 @@ def _each_distinct(
         first[codes[::-1]] = np.arange(len(codes))[::-1]
         uniques = values[first]
     plain = uniques.tolist() if isinstance(uniques, np.ndarray) else list(uniques)
-    texts = [render(u) for u in plain]
-    if any("the horizon" in t for t in texts[:1]):
-        texts = [t.replace("the horizon", horizon) for t in texts]
+    texts = [render(u).replace("the horizon", horizon) for u in plain]
     return np.array(texts, dtype=object)[codes]
 
 
