@@ -19,6 +19,7 @@ __all__ = [
     "TagReference",
     "build_tags",
     "rfm_segment",
+    "tag_columns",
 ]
 
 LIFECYCLE_STAGES = ("new", "active", "at-risk", "lapsed", "reactivated")
@@ -85,6 +86,7 @@ def _rfm_table() -> np.ndarray:
 
 
 _RFM = _rfm_table()
+_RFM_SCORES = np.array([f"{r}{f}{m}" for r in range(6) for f in range(6) for m in range(6)], object)
 
 
 def rfm_segment(r: pd.Series | np.ndarray, fm: pd.Series | np.ndarray) -> np.ndarray:
@@ -111,7 +113,8 @@ def _lifecycle(s: pd.DataFrame, cfg: TagsConfig) -> np.ndarray:
         at_risk,
         np.nan_to_num(_col(s, "last_gap_days"), nan=0.0) > react,
     ]
-    return np.select(conditions, ["new", "lapsed", "at-risk", "reactivated"], default="active")
+    stages = np.array(["new", "lapsed", "at-risk", "reactivated", "active"], dtype=object)
+    return stages[np.select(conditions, [0, 1, 2, 3], default=4)]
 
 
 def _value(s: pd.DataFrame, cfg: TagsConfig, ref: TagReference) -> tuple[np.ndarray, np.ndarray]:
@@ -121,17 +124,20 @@ def _value(s: pd.DataFrame, cfg: TagsConfig, ref: TagReference) -> tuple[np.ndar
         used = {"n_purchases": 1.0}
     total = sum(w * np.nan_to_num(ref.pct(_col(s, k), k), nan=0.0) for k, w in used.items())
     score = np.asarray(total, float) / sum(used.values())
-    tier = np.select([score >= rule.high, score >= rule.mid], ["high", "mid"], default="low")
+    tiers = np.array(["high", "mid", "low"], dtype=object)
+    tier = tiers[np.select([score >= rule.high, score >= rule.mid], [0, 1], default=2)]
     return score, tier
 
 
-def _argmax_tag(s: pd.DataFrame, prefix: str, label: str) -> np.ndarray:
+def _argmax_tag(s: pd.DataFrame, prefix: str, label: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the code of the column with the largest positive share (0: none), and the
+    tag of each code."""
     cols = [c for c in s.columns if c.startswith(prefix)]
     if not cols:
-        return np.full(len(s), "", dtype=object)
+        return np.zeros(len(s), np.int64), np.array([""], object)
     shares = np.nan_to_num(s[cols].to_numpy(dtype=float, na_value=np.nan))
-    best = np.array([f"{label}:{c[len(prefix) :]}" for c in cols], dtype=object)
-    return np.where(shares.max(axis=1) > 0, best[shares.argmax(axis=1)], "")
+    names = np.array(["", *(f"{label}:{c[len(prefix) :]}" for c in cols)], dtype=object)
+    return np.where(shares.max(axis=1) > 0, shares.argmax(axis=1) + 1, 0), names
 
 
 def _basic_columns(s: pd.DataFrame, cfg: TagsConfig) -> list[str]:
@@ -144,19 +150,22 @@ def _basic_columns(s: pd.DataFrame, cfg: TagsConfig) -> list[str]:
     ]
 
 
-def _row_lists(parts: list[Any]) -> list[list[str]]:
-    """Per row, the non-empty strings of `parts` (columns of equal length), built once per
-    distinct combination (there are few) and copied per row."""
-    n = len(parts[0]) if parts else 0
+def _row_lists(parts: list[tuple[np.ndarray, np.ndarray]]) -> list[list[str]]:
+    """Per row, the non-empty strings of `parts` (pairs of per-row codes and the string of
+    each code), built once per distinct combination of codes (there are few) and copied."""
+    n = len(parts[0][0]) if parts else 0
     combo = np.zeros(n, np.int64)
-    for part in parts:
-        codes, uniques = pd.factorize(np.asarray(part, dtype=object), use_na_sentinel=False)
-        combo, _ = pd.factorize(combo * len(uniques) + codes)
+    for codes, names in parts:
+        combo, _ = pd.factorize(combo * len(names) + codes)
     first = np.empty(int(combo.max()) + 1 if n else 0, np.int64)
     first[combo] = np.arange(n)
-    columns = [np.asarray(part, dtype=object)[first] for part in parts]
+    columns = [names[codes[first]] for codes, names in parts]
     lists = [[t for t in row if t] for row in zip(*columns, strict=True)]
     return [list(lists[c]) for c in combo]
+
+
+def _coded(values: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(values, np.int64), np.array(labels, dtype=object)
 
 
 def build_tags(
@@ -172,8 +181,18 @@ def build_tags(
     customer within `reference` (default: the snapshot itself), e.g. the feature store's
     population when the service tags one customer.
     """
-    cfg = config or TagsConfig()
     s = snapshot.reset_index(drop=True)
+    return pd.DataFrame({"customer_id": s["customer_id"], **tag_columns(s, config, reference)})
+
+
+def tag_columns(
+    snapshot: pd.DataFrame,
+    config: TagsConfig | None = None,
+    reference: TagReference | None = None,
+) -> dict[str, Any]:
+    """The columns of `build_tags` (but ``customer_id``) as arrays: text as object arrays."""
+    cfg = config or TagsConfig()
+    s = snapshot
     ref = reference or TagReference(s, cfg)
     r = _quintile(ref.pct(_col(s, "recency_days"), "recency_days", ascending=False))
     f = _quintile(ref.pct(_col(s, "n_purchases"), "n_purchases"))
@@ -186,34 +205,26 @@ def build_tags(
     score, tier = _value(s, cfg, ref)
     stage = _lifecycle(s, cfg)
     per_year = _col(s, "n_purchases") / np.maximum(_col(s, "T"), 30) * 365
-    band = np.select(
-        [per_year >= cfg.frequency.high, per_year >= cfg.frequency.low],
-        ["frequency:high", "frequency:mid"],
-        default="frequency:low",
-    )
+    band = np.select([per_year >= cfg.frequency.high, per_year >= cfg.frequency.low], [2, 1], 0)
     parts = [
-        np.where(_col(s, "frequency") > 0, "repeat buyer", "first-time buyer"),
-        band,
+        _coded(_col(s, "frequency") > 0, ["first-time buyer", "repeat buyer"]),
+        _coded(band, ["frequency:low", "frequency:mid", "frequency:high"]),
         _argmax_tag(s, "category_share_", "favourite"),
         _argmax_tag(s, "channel_share_", "channel"),
     ]
     for col in ref.basic_:
         if col in s:
-            v = s[col]
-            parts.append(np.where(v.notna(), col[len("attr_") :] + ":" + v.astype(str), ""))
-    tag_lists = _row_lists(parts)
-    rs, fs, ms = r.astype(str), f.astype(str), m.astype(str)
-    return pd.DataFrame(
-        {
-            "customer_id": s["customer_id"],
-            "value_score": score,
-            "value_tier": tier,
-            "lifecycle_stage": stage,
-            "r_score": r,
-            "f_score": f,
-            "m_score": m,
-            "rfm_score": np.char.add(np.char.add(rs, fs), ms).astype(object),
-            "rfm_segment": rfm_segment(r, fm),
-            "tags": tag_lists,
-        }
-    )
+            codes, uniques = pd.factorize(s[col], use_na_sentinel=True)
+            label = col[len("attr_") :] + ":"
+            parts.append(_coded(codes + 1, ["", *(label + str(u) for u in uniques)]))
+    return {
+        "value_score": score,
+        "value_tier": tier,
+        "lifecycle_stage": stage,
+        "r_score": r,
+        "f_score": f,
+        "m_score": m,
+        "rfm_score": _RFM_SCORES[r * 36 + f * 6 + m],
+        "rfm_segment": rfm_segment(r, fm),
+        "tags": _row_lists(parts),
+    }

@@ -9,6 +9,12 @@ compute the contributions of one real row per cell (``start_iteration=t, num_ite
 and give them to every row of that cell. Each tree's values are LightGBM's own; the sums over
 trees differ from one ``pred_contrib`` call only in the order of the additions (~1e-15).
 
+The prediction comes from the same cells: a cell lies in one leaf, so LightGBM's raw output
+of the cell's row for the tree is the leaf value of all its rows. Summed in tree order from
+0.0 and passed through the objective's output function (sigmoid, exp), as LightGBM's
+``GBDT::Predict`` does, it equals ``booster.predict`` bit for bit. Objectives with another
+output function (or averaged output) are predicted by LightGBM.
+
 Missing values follow LightGBM's rules: a feature whose splits carry ``missing_type`` NaN
 routes NaN by each node's default direction (NaN is a cell of its own); ``None`` compares NaN
 as 0.0; ``Zero`` routes |x| <= 1e-35 and NaN by the default direction. Categorical splits,
@@ -20,7 +26,10 @@ Uses only the booster; the rows are whatever the caller passes (nothing about ti
 
 from __future__ import annotations
 
+import functools
+import math
 import weakref
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -108,6 +117,14 @@ class CellShap:
         self.trees = [self._tree(i, nodes) for i, nodes in enumerate(per_tree) if nodes]
         # a Booster is not safe to predict from two threads at once: one copy per thread
         text = booster.model_to_string()
+        self.output = _output_function(text)
+        # raw output of each tree without splits (their one leaf value, as LightGBM has it)
+        self._leaf_of_constant = {
+            i: float(info["tree_structure"]["leaf_value"])
+            for i, (info, nodes) in enumerate(zip(dump["tree_info"], per_tree, strict=True))
+            if not nodes
+        }
+        self.n_trees = len(per_tree)
         self._copies = [booster] + [lgb.Booster(model_str=text) for _ in range(self.threads - 1)]
 
     def _tree(self, index: int, nodes: dict[int, list[dict[str, Any]]]) -> _Tree:
@@ -154,49 +171,118 @@ class CellShap:
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """``booster.predict(X, pred_contrib=True)``: per row, the features' SHAP values and
         the expected value in the last column (raw score space)."""
-        X = np.asarray(X, dtype=float)
+        return self._explain(np.asarray(X, dtype=float), predict=False)[1]
+
+    def explain(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(booster.predict(X), booster.predict(X, pred_contrib=True))`` from one pass over
+        the cells; the prediction is LightGBM's bit for bit (see the module docstring)."""
+        pred, contrib = self._explain(np.asarray(X, dtype=float), predict=True)
+        assert pred is not None
+        return pred, contrib
+
+    def _explain(self, X: np.ndarray, *, predict: bool) -> tuple[np.ndarray | None, np.ndarray]:
+        """(the prediction if `predict`, else None; the contributions)"""
         if not self.tabulable or len(X) < MIN_ROWS:
-            return np.asarray(self.booster.predict(X, pred_contrib=True))
+            pred = np.asarray(self.booster.predict(X)) if predict else None
+            return pred, np.asarray(self.booster.predict(X, pred_contrib=True))
+        if predict and self.output is None:
+            return np.asarray(self.booster.predict(X)), self._explain(X, predict=False)[1]
         if len(X) > CHUNK_ROWS:
-            chunks = range(0, len(X), CHUNK_ROWS)
-            return np.concatenate([self.contributions(X[i : i + CHUNK_ROWS]) for i in chunks])
+            parts = [
+                self._explain(X[i : i + CHUNK_ROWS], predict=predict)
+                for i in range(0, len(X), CHUNK_ROWS)
+            ]
+            contrib = np.concatenate([c for _, c in parts])
+            preds = [p for p, _ in parts if p is not None]
+            return (np.concatenate(preds) if predict else None), contrib
         classes = self.classes(np.asfortranarray(X))  # contiguous columns (pandas gives them)
         jobs = [(self._copies[k], self.trees[k :: self.threads]) for k in range(self.threads)]
         with ThreadPoolExecutor(self.threads) as pool:
-            parts = list(pool.map(lambda job: self._accumulate(X, classes, *job), jobs))
-        for part in parts[1:]:
-            parts[0] += part
-        parts[0][-1] += self.constant
-        return parts[0].T
+            found = pool.map(lambda job: self._tabulate(X, classes, job[0], job[1], predict), jobs)
+            tables = {t.tree.index: t for part in found for t in part}
+            # every row adds up its trees in tree order (LightGBM's order for the prediction)
+            n, k = len(X), self.threads
+            bounds = [(i * n // k, (i + 1) * n // k) for i in range(k)]
+            rows = list(pool.map(lambda b: self._accumulate(tables, b[0], b[1], predict), bounds))
+        contrib = np.concatenate([c for c, _ in rows], axis=1)
+        contrib[-1] += self.constant
+        if not predict:
+            return None, contrib.T
+        assert self.output is not None
+        raw = np.concatenate([r for _, r in rows if r is not None])
+        return self.output(raw), contrib.T
 
-    def _accumulate(
+    def _tabulate(
         self,
         X: np.ndarray,
         classes: dict[int, np.ndarray],
         booster: lgb.Booster,
         trees: list[_Tree],
-    ) -> np.ndarray:
+        predict: bool,
+    ) -> list[_Table]:
+        """Per tree: every row's cell, and LightGBM's contributions (and, with `predict`, raw
+        output) of one row per cell."""
         n = len(X)
-        out = np.zeros((self.n_features + 1, n))  # feature-major: each column contiguous
         codes, scratch = np.empty(n, np.int64), np.empty(n, np.int64)
-        values = np.empty(n)
+        out = []
         for tree in trees:
             reps = _cells(tree, classes, codes, scratch)
-            contrib = np.asarray(
-                booster.predict(
-                    X[reps],
-                    pred_contrib=True,
-                    start_iteration=tree.index,
-                    num_iteration=1,
-                    num_threads=1,
-                )
-            )
-            table = np.ascontiguousarray(contrib.T)
-            for f in tree.features:
-                np.take(table[f], codes, out=values, mode="clip")
-                out[f] += values
-            out[-1] += table[-1, 0]  # the tree's expected value
+            contrib = _one_tree(booster, X[reps], tree.index, contrib=True)
+            leaf = _one_tree(booster, X[reps], tree.index, contrib=False) if predict else None
+            small = np.uint16 if len(reps) <= 1 << 16 else np.int64
+            values = np.ascontiguousarray(contrib[:, tree.features].T)
+            out.append(_Table(tree, codes.astype(small), values, float(contrib[0, -1]), leaf))
         return out
+
+    def _accumulate(
+        self, tables: dict[int, _Table], lo: int, hi: int, predict: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Rows lo..hi: the contributions (feature-major) and, with `predict`, the raw score,
+        each tree added in tree order."""
+        n = hi - lo
+        out = np.zeros((self.n_features + 1, n))  # feature-major: each column contiguous
+        raw = np.zeros(n) if predict else None
+        values = np.empty(n)
+        for t in range(self.n_trees):
+            if t in self._leaf_of_constant:
+                if raw is not None:
+                    raw += self._leaf_of_constant[t]
+                continue
+            table = tables[t]
+            cells = table.cells[lo:hi].astype(np.intp)
+            for f, row in zip(table.tree.features, table.values, strict=True):
+                np.take(row, cells, out=values, mode="clip")
+                out[f] += values
+            out[-1] += table.expected
+            if raw is not None:
+                assert table.leaf is not None
+                np.take(table.leaf, cells, out=values, mode="clip")
+                raw += values
+        return out, raw
+
+
+def _one_tree(booster: lgb.Booster, X: np.ndarray, tree: int, *, contrib: bool) -> np.ndarray:
+    """One tree's contributions (or raw output) for the rows of `X`, in this thread."""
+    return np.asarray(
+        booster.predict(
+            X,
+            pred_contrib=contrib,
+            raw_score=not contrib,
+            start_iteration=tree,
+            num_iteration=1,
+            num_threads=1,
+        ),
+        float,
+    )
+
+
+@dataclass
+class _Table:
+    tree: _Tree
+    cells: np.ndarray  # each row's cell
+    values: np.ndarray  # per feature of the tree, its contribution in each cell
+    expected: float  # the tree's expected value
+    leaf: np.ndarray | None  # the tree's raw output in each cell
 
 
 def _cells(
@@ -230,6 +316,38 @@ def _cells(
     np.take(number, ids, out=scratch, mode="clip")
     ids[:] = scratch
     return rep[present]
+
+
+def _output_function(model: str) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The objective's output function as LightGBM's ``ConvertOutput`` computes it, or None
+    where it is not one of these."""
+    lines = dict(line.split("=", 1) for line in model.splitlines()[:40] if "=" in line)
+    if "average_output" in model.split("\nTree=", 1)[0]:
+        return None  # random forest: the sum is divided by the number of trees
+    name, *options = lines.get("objective", "").split()
+    opts = dict(o.split(":", 1) for o in options if ":" in o)
+    if name == "binary":
+        s = float(opts.get("sigmoid", 1.0))
+        return lambda raw: 1.0 / (1.0 + _exp(-s * raw))
+    if name in ("gamma", "tweedie", "poisson"):
+        return _exp
+    if name == "regression" and "sqrt" not in options:
+        return lambda raw: raw
+    return None
+
+
+def _exp(x: np.ndarray) -> np.ndarray:
+    """``std::exp`` of each value: numpy's exp where it agrees with the C library's (it does
+    unless numpy uses its own SIMD version), else the C library's through `math.exp`."""
+    if _numpy_exp_is_libm():
+        return np.exp(x)
+    return np.array([math.exp(v) for v in x.tolist()])
+
+
+@functools.cache
+def _numpy_exp_is_libm() -> bool:
+    x = np.random.default_rng(0).uniform(-50, 50, 200_000)
+    return bool(np.array_equal(np.exp(x), [math.exp(v) for v in x.tolist()]))
 
 
 _CACHE: weakref.WeakKeyDictionary[lgb.Booster, CellShap] = weakref.WeakKeyDictionary()

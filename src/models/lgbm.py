@@ -87,8 +87,18 @@ class _BoosterScorer(Scorer):
     ) -> pd.DataFrame:
         # exact TreeSHAP: LightGBM's pred_contrib, shared across rows of one cell per tree
         m = _matrix(X, self.features_in_) if m is None else m
-        c = cell_shap(booster).contributions(m)
-        return pd.DataFrame(c, columns=[*self.features_in_, "base"], index=X.index)
+        return self._frame(cell_shap(booster).contributions(m), X)
+
+    def _frame(self, contrib: np.ndarray, X: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame(contrib, columns=[*self.features_in_, "base"], index=X.index)
+
+    def _predict_explain(
+        self, booster: lgb.Booster, X: pd.DataFrame, m: np.ndarray
+    ) -> tuple[np.ndarray, pd.DataFrame]:
+        """The booster's prediction (bit for bit `booster.predict`) and contributions, from
+        one pass over the cells of its trees."""
+        pred, contrib = cell_shap(booster).explain(m)
+        return pred, self._frame(contrib, X)
 
 
 class LGBMChurnScorer(_BoosterScorer):
@@ -151,13 +161,15 @@ class LGBMChurnScorer(_BoosterScorer):
         return self._predict(_matrix(X, self.features_in_))
 
     def _predict(self, m: np.ndarray) -> np.ndarray:
-        p = np.asarray(self.booster_.predict(m))
+        return self._calibrated(np.asarray(self.booster_.predict(m)))
+
+    def _calibrated(self, p: np.ndarray) -> np.ndarray:
         return _apply(self.calibrator_, p) if self.calibrator_ is not None else np.asarray(p)
 
     def predict_explain(self, X: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         check_is_fitted(self, "booster_")
-        m = _matrix(X, self.features_in_)
-        return self._predict(m), self._contrib(self.booster_, X, m)
+        p, contrib = self._predict_explain(self.booster_, X, _matrix(X, self.features_in_))
+        return self._calibrated(p), contrib
 
     def raw(self, X: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.booster_.predict(_matrix(X, self.features_in_), raw_score=True))
@@ -225,15 +237,19 @@ class LGBMLTVScorer(_BoosterScorer):
     def predict_explain(self, X: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         check_is_fitted(self, "booster_")
         m = _matrix(X, self.features_in_)
-        out, p = self._explain(X, m)
-        value = np.asarray(self.booster_.predict(m))
+        value, out = self._predict_explain(self.booster_, X, m)
+        p = self._with_purchase(out, m)
         return (value * p if p is not None else value), out
 
     def _explain(self, X: pd.DataFrame, m: np.ndarray) -> tuple[pd.DataFrame, np.ndarray | None]:
         """Contributions, and P(purchase) of the two-part model (None for Tweedie)."""
         out = self._contrib(self.booster_, X, m)
+        return out, self._with_purchase(out, m)
+
+    def _with_purchase(self, out: pd.DataFrame, m: np.ndarray) -> np.ndarray | None:
+        """Two-part model: P(purchase), its log added to `out` as ``log_p_purchase``."""
         if not self.two_part:
-            return out, None
+            return None
         p = np.asarray(self.purchase_.predict(m))
         out.insert(len(out.columns) - 1, "log_p_purchase", np.log(np.maximum(p, 1e-300)))
-        return out, p
+        return p

@@ -148,30 +148,42 @@ def _trend(kind: str, w: str) -> Callable[[float], str]:
     return fmt
 
 
-def _template(template: str, spec: str, groups: list[str]) -> Callable[[float], str]:
-    """One format call per value: the groups filled in, {v} as the value's spec."""
-    text = template.replace("{v}", "\0")
+class _Renderer:
+    """How one feature's values become text: `one` formats a value; `spec` is its format
+    spec when the value is printed with a plain one (else "")."""
+
+    def __init__(self, one: Callable[[Any], str], spec: str = "") -> None:
+        self.one, self.spec = one, spec
+
+
+def _template(template: str, spec: str, groups: list[str], horizon: str) -> _Renderer:
+    """One format call per value: the groups and the horizon filled in, {v} as the spec."""
+    text = template.replace("the horizon", horizon)
     for i, g in enumerate(groups):
         text = text.replace(f"{{{i}}}", g)
-    text = text.replace("{", "{{").replace("}", "}}").replace("\0", f"{{:{spec}}}")
-    return text.format
+    before, after = text.split("{v}")
+    return _Renderer((_braces(before) + f"{{:{spec}}}" + _braces(after)).format, spec)
 
 
-def _renderer(name: str) -> tuple[Callable[[float], str], str]:
-    """The value's text, and its format spec ("" when not a plain spec)."""
+def _braces(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _renderer(name: str, horizon: str) -> _Renderer:
+    """How the values of feature `name` are put in words."""
     m = re.fullmatch(r"(purchases|spend)_trend_(\d+)d", name)
     if m:
-        return _trend(m.group(1), m.group(2)), ""
+        return _Renderer(_trend(m.group(1), m.group(2)))
     for pattern, template, spec in TEMPLATES:
         m = re.fullmatch(pattern, name)
         if m:
             groups = [g.replace("_", " ") for g in m.groups()]
-            return _template(template, spec, groups), spec
+            return _template(template, spec, groups, horizon)
     try:
         text = describe(name)[0]
     except KeyError:
         text = name.replace("_", " ")
-    return f"{text}: {{:.3g}}".format, ""
+    return _Renderer(f"{_braces(text.replace('the horizon', horizon))}: {{:.3g}}".format)
 
 
 def _whole(x: np.ndarray) -> np.ndarray:
@@ -180,33 +192,37 @@ def _whole(x: np.ndarray) -> np.ndarray:
     return 2 * np.rint(x) + np.signbit(x)
 
 
+ARROWS = ("↓ ", "↑ ")  # lowers, raises the score
+
+
 def _each_distinct(
-    values: np.ndarray,
-    render: Callable[[Any], str],
-    horizon: str,
-    key: np.ndarray | None = None,
+    values: np.ndarray, render: Callable[[Any], str], key: np.ndarray, up: np.ndarray
 ) -> np.ndarray:
-    """`render` applied once per distinct value (or per distinct `key`: values with one key
-    render alike), with "the horizon" spelled out."""
-    codes, uniques = pd.factorize(values if key is None else key, use_na_sentinel=False)
-    if key is not None:
-        first = np.empty(len(uniques), np.int64)
-        first[codes[::-1]] = np.arange(len(codes))[::-1]
-        uniques = values[first]
-    plain = uniques.tolist() if isinstance(uniques, np.ndarray) else list(uniques)
-    texts = [render(u).replace("the horizon", horizon) for u in plain]
+    """Per row, its arrow (``up``: the contribution raises the score) and ``render(value)``,
+    rendered once per distinct pair of `key` and arrow (values with one key render alike)."""
+    codes, _ = pd.factorize(key, use_na_sentinel=False)
+    codes, uniques = pd.factorize(2 * codes + up)
+    first = np.empty(len(uniques), np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    texts = [
+        ARROWS[u] + render(v)
+        for v, u in zip(values[first].tolist(), up[first].tolist(), strict=True)
+    ]
     return np.array(texts, dtype=object)[codes]
 
 
 def _render_column(
     name: str, frame: pd.DataFrame, rows: np.ndarray, contrib: np.ndarray, horizon: str
-) -> np.ndarray | list[str]:
+) -> np.ndarray:
+    """The texts (with arrows) of feature `name` for `rows`, whose contributions are
+    `contrib`."""
+    up = contrib > 0
     if name == "log_p_purchase":  # the two-part LTV model's purchase part: log P(purchase)
         p = np.exp(contrib)
-        text = "{:.0%} chance of buying within the horizon".format
-        return _each_distinct(p, text, horizon, key=_whole(p * 100))
+        text = ("{:.0%} chance of buying within " + horizon).format
+        return _each_distinct(p, text, _whole(p * 100), up)
     if name not in frame:
-        return [name.replace("_", " ")] * len(rows)
+        return _each_distinct(up, lambda _: name.replace("_", " "), up, up)
     if name == "recency_days" and "ipt_mean_days" in frame:
         days = frame["recency_days"].to_numpy(float)[rows]
         gap = frame["ipt_mean_days"].to_numpy(float)[rows]
@@ -221,24 +237,26 @@ def _render_column(
         both.imag = gap  # (1j * NaN would make the real part NaN too)
         pair = _whole(days).astype(complex)
         pair.imag = _whole(gap)
-        return _each_distinct(both, recency, horizon, key=pair)
+        return _each_distinct(both, recency, pair, up)
     if name == "recency_days":
         days = frame[name].to_numpy(float)[rows]
-        text = "last purchase {:,.0f} days ago".format
-        return _each_distinct(days, text, horizon, key=_whole(days))
+        return _each_distinct(days, "last purchase {:,.0f} days ago".format, _whole(days), up)
     col = frame[name]
     if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
         label = name.removeprefix("attr_").replace("_", " ")
-        return _each_distinct(col.to_numpy(object)[rows], lambda v: f"{label}: {v}", horizon)
-    fmt, spec = _renderer(name)
+        v = col.to_numpy(object)[rows]
+        return _each_distinct(v, lambda x: f"{label}: {x}", v, up)
+    how = _renderer(name, horizon)
     values = col.to_numpy(float)[rows]
-    key = None
-    if spec in (INT, PCT):
-        key = _whole(values if spec == INT else values * 100)
-    texts = _each_distinct(values, fmt, horizon, key=key)
     missing = np.isnan(values)
+    if how.spec in (INT, PCT):
+        key = _whole(values if how.spec == INT else values * 100)
+    else:  # the exact value: its bits (factorizing floats would merge -0.0 into 0.0)
+        key = np.where(missing, np.nan, values).view(np.int64)  # one NaN
+    texts = _each_distinct(values, how.one, key, up)
     if missing.any():
-        texts[missing] = name.replace("_", " ") + " unknown"
+        unknown = name.replace("_", " ") + " unknown"
+        texts[missing] = [ARROWS[u] + unknown for u in up[missing].tolist()]
     return texts
 
 
@@ -265,8 +283,7 @@ def render_reasons(
         rows = where // k
         name = str(contrib.columns[j])
         texts.ravel()[where] = _render_column(name, frame, rows, values[rows, j], horizon)
-    arrows = np.where(size > 0, "↑ ", "↓ ").astype(object)
-    out: list[list[str]] = (arrows + texts).tolist()
+    out: list[list[str]] = texts.tolist()
     for row in np.flatnonzero((size == 0).any(axis=1)):
         out[row] = [t for t, s in zip(out[row], size[row], strict=True) if s != 0]
     return out

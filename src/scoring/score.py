@@ -19,7 +19,7 @@ import pandas as pd
 
 from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
-from customer_ml.features.tags import TagReference, build_tags
+from customer_ml.features.tags import TagReference, tag_columns
 from customer_ml.scoring.models import Models
 from customer_ml.scoring.playbook import apply_playbook, playbook, value_at_risk
 from customer_ml.scoring.reasons import ReasonBase, render_reasons, score_contributions
@@ -66,7 +66,7 @@ class CustomerScorer:
             return self._score(frame.reset_index(drop=True), reasons)
 
     def _score(self, frame: pd.DataFrame, reasons: int) -> pd.DataFrame:
-        tags = build_tags(frame, self.config.tags, reference=self.tag_reference)
+        tags = tag_columns(frame, self.config.tags, self.tag_reference)
         seg = self.models.segments.assign(frame)
         churn, churn_contrib = self.models.churn.scorer.predict_explain(frame)
         value, ltv_contrib = self.models.ltv.scorer.predict_explain(frame)
@@ -82,11 +82,11 @@ class CustomerScorer:
                 "customer_id": frame["customer_id"].to_numpy(),
                 "segment": seg,
                 "segment_name": pd.Series(seg).map(labels).to_numpy(object),
-                "value_tier": tags["value_tier"].to_numpy(),
-                "lifecycle_stage": tags["lifecycle_stage"].to_numpy(),
-                "rfm_score": tags["rfm_score"].to_numpy(),
-                "rfm_segment": tags["rfm_segment"].to_numpy(),
-                "tags": tags["tags"].to_numpy(),
+                "value_tier": tags["value_tier"],
+                "lifecycle_stage": tags["lifecycle_stage"],
+                "rfm_score": tags["rfm_score"],
+                "rfm_segment": tags["rfm_segment"],
+                "tags": tags["tags"],
                 "churn_probability": churn,
                 "expected_purchases": purchases,
                 "predicted_ltv": ltv,

@@ -135,3 +135,58 @@ def test_large_batches_are_tabulated_in_chunks(monkeypatch) -> None:
     monkeypatch.setattr(cellshap, "CHUNK_ROWS", 2500)  # chunks of 2500, 2500 and 2000 rows
     got = CellShap(b).contributions(rows)
     np.testing.assert_allclose(got, b.predict(rows, pred_contrib=True), rtol=0, atol=1e-12)
+
+
+def label(y: np.ndarray, objective: str) -> np.ndarray:
+    if objective == "binary":
+        return (y > np.median(y)).astype(float)
+    if objective in ("gamma", "tweedie", "poisson"):
+        return np.exp(y / 4)  # positive
+    return y
+
+
+@pytest.mark.parametrize(
+    ("objective", "params"),
+    [
+        ("binary", {}),
+        ("binary", {"sigmoid": 0.7}),
+        ("gamma", {}),
+        ("tweedie", {"tweedie_variance_power": 1.3}),
+        ("poisson", {}),
+        ("regression", {}),
+        ("huber", {}),  # another output function: LightGBM predicts
+    ],
+)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_predictions_equal_lightgbm_bit_for_bit(
+    objective: str, params: dict[str, float], threads: int
+) -> None:
+    X, y = data(4000)
+    b = booster(X, label(y, objective), objective=objective, **params)
+    rows = new_rows(6000, b)
+    pred, contrib = CellShap(b, threads=threads).explain(rows)
+    np.testing.assert_array_equal(pred, b.predict(rows))
+    np.testing.assert_allclose(contrib, b.predict(rows, pred_contrib=True), rtol=0, atol=1e-12)
+    assert len(np.unique(pred)) > 100  # rows are told apart
+
+
+def test_predictions_with_constant_trees_in_chunks_and_for_random_forests(monkeypatch) -> None:
+    X, y = data(3000)
+    first = lgb.train(
+        {"objective": "binary", "verbose": -1, "min_data_in_leaf": 2000},
+        lgb.Dataset(X, label=label(y, "binary")),
+        num_boost_round=2,
+    )
+    b = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_leaves": 7},
+        lgb.Dataset(X, label=label(y, "binary")),
+        num_boost_round=5,
+        init_model=first,
+    )
+    monkeypatch.setattr(cellshap, "CHUNK_ROWS", 2500)
+    rows = new_rows(6000, b)
+    np.testing.assert_array_equal(CellShap(b).explain(rows)[0], b.predict(rows))
+    rf = booster(X, y, boosting="rf", bagging_freq=1, bagging_fraction=0.5)
+    shap = CellShap(rf)
+    assert shap.output is None  # the averaged output is LightGBM's to compute
+    np.testing.assert_array_equal(shap.explain(rows)[0], rf.predict(rows))

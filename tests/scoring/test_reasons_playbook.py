@@ -113,15 +113,34 @@ def test_each_value_renders_as_if_formatted_alone() -> None:
     rng = np.random.default_rng(0)
     halves = np.array([0.5, 1.5, 2.5, -0.4, 0.0, 0.125, 0.135, 0.145, 2.675, np.nan])
     near = np.concatenate([halves, np.nextafter(halves, 10), np.nextafter(halves, -10)])
-    values = np.concatenate([near, rng.exponential(100, 3000).round(1), rng.random(3000)])
+    # amounts: cents halves at every scale, thousands groups, huge and infinite values
+    cents = np.array([0.005, 0.015, 1.005, 2.675, 999.995, 1000, 999_999.995, 1e6, 1e9 + 0.5])
+    big = np.array([1234567.891, 2e12, 1e15, 1e300, np.inf, -np.inf, -0.001, -1234.5, -0.0])
+    amounts = np.concatenate([cents, np.nextafter(cents, 0), np.nextafter(cents, 2e9), big])
+    values = np.concatenate(
+        [
+            near,
+            amounts,
+            rng.exponential(100, 3000).round(1),
+            rng.random(3000),
+            rng.lognormal(5, 4, 3000),
+            np.round(rng.lognormal(3, 3, 3000), 3) + 0.005,  # at or a hair off a half cent
+        ]
+    )
     n = len(values)
     frame = pd.DataFrame(
-        {"recency_days": values, "bgnbd_p_alive": values, "monetary_total": values}
+        {
+            "recency_days": values,
+            "bgnbd_p_alive": values,
+            "monetary_total": values,
+            "bgnbd_expected_purchases": values,
+        }
     )
     for col, fmt in [
         ("recency_days", "last purchase {:,.0f} days ago"),
         ("bgnbd_p_alive", "purchase pattern: {:.0%} likely still active"),
         ("monetary_total", "total spend {:,.2f}"),
+        ("bgnbd_expected_purchases", "expected {:.2f} purchases within the next 90 days"),
     ]:
         contrib = pd.DataFrame({col: np.ones(n)})
         got = [r[0] for r in render_reasons(contrib, frame, n=1)]
