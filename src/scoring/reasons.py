@@ -195,6 +195,19 @@ def _whole(x: np.ndarray) -> np.ndarray:
 ARROWS = ("↓ ", "↑ ")  # lowers, raises the score
 
 
+def _cents(x: np.ndarray) -> np.ndarray:
+    """A key equal for two amounts when ``"{:.2f}"`` prints them alike: `_whole` of the cents
+    where ``x * 100`` is far enough from a half that rounding it equals rounding the exact
+    product; elsewhere (and for NaN, infinities, huge values) a key of the amount's own."""
+    scaled = x * 100
+    with np.errstate(invalid="ignore"):
+        half = np.abs(scaled - np.floor(scaled) - 0.5)
+        safe = (np.abs(scaled) < 2.0**50) & (half > 4 * np.spacing(np.abs(scaled)))
+    key = np.where(safe, _whole(scaled), 0.0).astype(complex)
+    key.imag = np.where(safe, 0, np.arange(1, len(x) + 1))
+    return key
+
+
 def _each_distinct(
     values: np.ndarray, render: Callable[[Any], str], key: np.ndarray, up: np.ndarray
 ) -> np.ndarray:
@@ -251,6 +264,8 @@ def _render_column(
     missing = np.isnan(values)
     if how.spec in (INT, PCT):
         key = _whole(values if how.spec == INT else values * 100)
+    elif how.spec in (MONEY, DEC):
+        key = _cents(values)
     else:  # the exact value: its bits (factorizing floats would merge -0.0 into 0.0)
         key = np.where(missing, np.nan, values).view(np.int64)  # one NaN
     texts = _each_distinct(values, how.one, key, up)
