@@ -101,12 +101,14 @@ class CellShap:
             and booster.num_model_per_iteration() == 1
             and not any(info.get("is_linear") for info in dump["tree_info"])
         )
-        # trees without a split add their one leaf value to the expected value
-        self.constant = sum(
-            float(info["tree_structure"]["leaf_value"])
-            for info, nodes in zip(dump["tree_info"], per_tree, strict=True)
+        # trees without a split: their one leaf value (as LightGBM has it), which adds to the
+        # expected value of the contributions and, in tree order, to the raw prediction
+        self._leaf_of_constant = {
+            i: float(info["tree_structure"]["leaf_value"])
+            for i, (info, nodes) in enumerate(zip(dump["tree_info"], per_tree, strict=True))
             if not nodes
-        )
+        }
+        self.constant = sum(self._leaf_of_constant.values())
         self.features: dict[int, _Feature] = {}
         for f in sorted({f for t in per_tree for f in t}):
             ns = [n for t in per_tree for n in t.get(f, [])]
@@ -118,12 +120,6 @@ class CellShap:
         # a Booster is not safe to predict from two threads at once: one copy per thread
         text = booster.model_to_string()
         self.output = _output_function(text)
-        # raw output of each tree without splits (their one leaf value, as LightGBM has it)
-        self._leaf_of_constant = {
-            i: float(info["tree_structure"]["leaf_value"])
-            for i, (info, nodes) in enumerate(zip(dump["tree_info"], per_tree, strict=True))
-            if not nodes
-        }
         self.n_trees = len(per_tree)
         self._copies = [booster] + [lgb.Booster(model_str=text) for _ in range(self.threads - 1)]
 
@@ -227,8 +223,9 @@ class CellShap:
         out = []
         for tree in trees:
             reps = _cells(tree, classes, codes, scratch)
-            contrib = _one_tree(booster, X[reps], tree.index, contrib=True)
-            leaf = _one_tree(booster, X[reps], tree.index, contrib=False) if predict else None
+            rows = X[reps]
+            contrib = _one_tree(booster, rows, tree.index, contrib=True)
+            leaf = _one_tree(booster, rows, tree.index, contrib=False) if predict else None
             small = np.uint16 if len(reps) <= 1 << 16 else np.int64
             values = np.ascontiguousarray(contrib[:, tree.features].T)
             out.append(_Table(tree, codes.astype(small), values, float(contrib[0, -1]), leaf))

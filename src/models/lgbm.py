@@ -158,10 +158,7 @@ class LGBMChurnScorer(_BoosterScorer):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "booster_")
-        return self._predict(_matrix(X, self.features_in_))
-
-    def _predict(self, m: np.ndarray) -> np.ndarray:
-        return self._calibrated(np.asarray(self.booster_.predict(m)))
+        return self._calibrated(np.asarray(self.booster_.predict(_matrix(X, self.features_in_))))
 
     def _calibrated(self, p: np.ndarray) -> np.ndarray:
         return _apply(self.calibrator_, p) if self.calibrator_ is not None else np.asarray(p)
@@ -232,7 +229,10 @@ class LGBMLTVScorer(_BoosterScorer):
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         check_is_fitted(self, "booster_")
-        return self._explain(X, _matrix(X, self.features_in_))[0]
+        m = _matrix(X, self.features_in_)
+        out = self._contrib(self.booster_, X, m)
+        self._with_purchase(out, m)
+        return out
 
     def predict_explain(self, X: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         check_is_fitted(self, "booster_")
@@ -240,11 +240,6 @@ class LGBMLTVScorer(_BoosterScorer):
         value, out = self._predict_explain(self.booster_, X, m)
         p = self._with_purchase(out, m)
         return (value * p if p is not None else value), out
-
-    def _explain(self, X: pd.DataFrame, m: np.ndarray) -> tuple[pd.DataFrame, np.ndarray | None]:
-        """Contributions, and P(purchase) of the two-part model (None for Tweedie)."""
-        out = self._contrib(self.booster_, X, m)
-        return out, self._with_purchase(out, m)
 
     def _with_purchase(self, out: pd.DataFrame, m: np.ndarray) -> np.ndarray | None:
         """Two-part model: P(purchase), its log added to `out` as ``log_p_purchase``."""

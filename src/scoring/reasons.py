@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -148,12 +149,13 @@ def _trend(kind: str, w: str) -> Callable[[float], str]:
     return fmt
 
 
+@dataclass(frozen=True)
 class _Renderer:
     """How one feature's values become text: `one` formats a value; `spec` is its format
     spec when the value is printed with a plain one (else "")."""
 
-    def __init__(self, one: Callable[[Any], str], spec: str = "") -> None:
-        self.one, self.spec = one, spec
+    one: Callable[[Any], str]
+    spec: str = ""
 
 
 def _template(template: str, spec: str, groups: list[str], horizon: str) -> _Renderer:
