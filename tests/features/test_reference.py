@@ -32,24 +32,28 @@ def messy_transactions(seed: int) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize(
-    ("seed", "as_of", "merge"),
+    ("seed", "as_of", "merge", "windows"),
     [
-        (1, "2023-09-30", True),
-        (2, "2023-12-15 13:30:00", True),  # a cutoff in the middle of a day
-        (3, "2023-11-01", False),  # a purchase is an order
+        (1, "2023-09-30", True, (30, 90)),
+        (2, "2023-12-15 13:30:00", True, (30, 90)),  # a cutoff in the middle of a day
+        (3, "2023-11-01", False, (30, 90)),  # a purchase is an order
+        # 150 days of data: the 120-day window's "before" reaches past the first transaction
+        (4, "2023-05-31", True, (30, 120)),
     ],
 )
-def test_snapshot_matches_pandas_reference(seed: int, as_of: str, merge: bool) -> None:
+def test_snapshot_matches_pandas_reference(
+    seed: int, as_of: str, merge: bool, windows: tuple[int, ...]
+) -> None:
     tx = messy_transactions(seed)
     data = from_frames(tx, cleaning=CleaningConfig(returns="keep", merge_same_day=merge))
     cats, chans = ["books", "toys", "home"], ["web", "app"]
-    cfg = FeaturesConfig(windows=(30, 90))
+    cfg = FeaturesConfig(windows=windows)
     snap = build_snapshot(data, as_of=as_of, config=cfg, categories=cats, channels=chans)
     canonical = data.table("transactions")
     ref = reference_snapshot(
         canonical,
         as_of=as_of,
-        windows=(30, 90),
+        windows=windows,
         categories=cats,
         channels=chans,
         merge_same_day=merge,
