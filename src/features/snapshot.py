@@ -33,10 +33,12 @@ def _count(cond: str) -> str:
     return f"CAST(count_if({cond}) AS BIGINT)"
 
 
-def _when(fn: str, expr: str, cond: str) -> str:
-    """`fn` of `expr` over rows meeting `cond` (NULL when none): a CASE inside the aggregate,
-    faster in DuckDB than a FILTER clause."""
-    return f"{fn}(CASE WHEN {cond} THEN {expr} END)"
+def _bought(expr: str, returns: bool, otherwise: str = "") -> str:
+    """`expr` on purchase rows and `otherwise` (or NULL) on returns; `expr` itself when the rows
+    up to the cutoff hold no returns (the default cleaning drops them), so no CASE is paid."""
+    if not returns:
+        return expr
+    return f"CASE WHEN NOT is_return THEN {expr} {'ELSE ' + otherwise if otherwise else ''}END"
 
 
 def _lit(v: object) -> str:
@@ -53,7 +55,7 @@ def top_values(ds: Dataset, table: str, col: str, c: Cutoff, n: int) -> list[str
 
 
 def _windows_sql(
-    c: Cutoff, windows: tuple[int, ...], *, amount: bool, start: dt.date | None
+    c: Cutoff, windows: tuple[int, ...], *, amount: bool, start: dt.date | None, returns: bool
 ) -> list[str]:
     """Purchases and spend in the last `w` days, and their trend against the `w` days before.
 
@@ -70,7 +72,11 @@ def _windows_sql(
             f"day > {d} - {t}" if start is None or c.day - dt.timedelta(days=t) >= start else "true"
         )
         n[t] = _count(f"new_purchase AND {since}")
-        s[t] = f"sum(CASE WHEN NOT is_return AND {since} THEN amount ELSE 0 END)"
+        if since == "true":
+            s[t] = f"sum({_bought('amount', returns, '0')})"
+        else:
+            buy = "NOT is_return AND " if returns else ""
+            s[t] = f"sum(CASE WHEN {buy}{since} THEN amount ELSE 0 END)"
     parts = []
     for w in windows:
         n_before = f"({n[2 * w]} - {n[w]})"
@@ -102,9 +108,12 @@ def _behaviour_sql(
     cols = set(ds.tx_columns)
     amt = "amount" in cols
     n = _count("new_purchase")
+    start, returns = fetch_one(
+        ds.con, f"SELECT min(day), bool_or(is_return) FROM {table} WHERE ts <= {c.sql_end()}"
+    )
     # every purchase after the first opens with a gap, so count(gap) = n - 1
     ipt_mean = f"sum(gap) / nullif({n} - 1, 0)"
-    last, first = _when("max", "day", "NOT is_return"), _when("min", "day", "NOT is_return")
+    last, first = f"max({_bought('day', returns)})", f"min({_bought('day', returns)})"
     parts = [
         f"{n} AS n_purchases",
         f"{n} - 1 AS frequency",
@@ -119,8 +128,8 @@ def _behaviour_sql(
     ]
     if amt:
         # amounts are never NULL (loading refuses them): adding 0 for other rows is the same sum
-        spent = "sum(CASE WHEN NOT is_return THEN amount ELSE 0 END)"
-        squares = "sum(CASE WHEN NOT is_return THEN amount_sq ELSE 0 END)"
+        spent = f"sum({_bought('amount', returns, '0')})"
+        squares = f"sum({_bought('amount_sq', returns, '0')})"
         opening = "sum(CASE WHEN first_purchase THEN amount ELSE 0 END)"
         parts += [
             f"{spent} / {n} AS monetary_mean",
@@ -129,18 +138,18 @@ def _behaviour_sql(
             f"CASE WHEN {n} > 1 THEN ({spent} - {opening}) / ({n} - 1) ELSE 0 END"
             " AS monetary_value",
         ]
-    start = fetch_one(ds.con, f"SELECT min(day) FROM {table} WHERE ts <= {c.sql_end()}")[0]
-    parts += _windows_sql(c, windows, amount=amt, start=start)
+    parts += _windows_sql(c, windows, amount=amt, start=start, returns=bool(returns))
     days = [_count(f"new_purchase AND dow = {k}") for k in range(1, 7)]
     days.append(f"({n} - {' - '.join(days)})")  # Sunday: the purchases on no other day
     for name, count in zip(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), days, strict=True):
         parts.append(f"{count} / {n} AS dow_share_{name}")
-    parts.append(f"{_count('is_return')} / count(*) AS return_rate")
+    rate = f"{_count('is_return')} / count(*)" if returns else "CAST(0 AS DOUBLE)"
+    parts.append(f"{rate} AS return_rate")
     if amt:
-        parts.append("sum(amount) AS monetary_total")
+        parts.append("sum(amount) AS monetary_total")  # with returns (negative amounts)
     if "quantity" in cols:
         per = _count("new_order") if "order_id" in cols else n
-        quantity = _when("sum", "quantity", "NOT is_return")
+        quantity = f"sum({_bought('quantity', returns)})"
         parts.append(f"{quantity} / nullif({per}, 0) AS items_per_order")
     if "order_id" in cols:
         parts.append(f"{_count('new_order')} AS n_orders")
@@ -155,10 +164,10 @@ def _behaviour_sql(
     parts += [
         f"{_count(f'channel = {_lit(v)}')} / count(*) AS channel_share_{slug(v)}" for v in channels
     ]
+    having = f" HAVING {last} IS NOT NULL" if returns else ""  # a purchase, not only returns
     return (
         f"SELECT customer_id, {', '.join(parts)} FROM {table} "
-        f"WHERE ts <= {c.sql_end()} GROUP BY customer_id "
-        f"HAVING {last} IS NOT NULL"  # a purchase, not only returns
+        f"WHERE ts <= {c.sql_end()} GROUP BY customer_id{having}"
     )
 
 

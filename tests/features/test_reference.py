@@ -32,20 +32,22 @@ def messy_transactions(seed: int) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize(
-    ("seed", "as_of", "merge", "windows"),
+    ("seed", "as_of", "merge", "windows", "returns"),
     [
-        (1, "2023-09-30", True, (30, 90)),
-        (2, "2023-12-15 13:30:00", True, (30, 90)),  # a cutoff in the middle of a day
-        (3, "2023-11-01", False, (30, 90)),  # a purchase is an order
+        (1, "2023-09-30", True, (30, 90), "keep"),
+        (2, "2023-12-15 13:30:00", True, (30, 90), "keep"),  # a cutoff in the middle of a day
+        (3, "2023-11-01", False, (30, 90), "keep"),  # a purchase is an order
         # 150 days of data: the 120-day window's "before" reaches past the first transaction
-        (4, "2023-05-31", True, (30, 120)),
+        (4, "2023-05-31", True, (30, 120), "keep"),
+        (5, "2023-10-31", False, (30, 90), "drop"),  # no returns: the SQL without their CASEs
     ],
 )
 def test_snapshot_matches_pandas_reference(
-    seed: int, as_of: str, merge: bool, windows: tuple[int, ...]
+    seed: int, as_of: str, merge: bool, windows: tuple[int, ...], returns: str
 ) -> None:
     tx = messy_transactions(seed)
-    data = from_frames(tx, cleaning=CleaningConfig(returns="keep", merge_same_day=merge))
+    cleaning = CleaningConfig(returns=returns, merge_same_day=merge)  # type: ignore[arg-type]
+    data = from_frames(tx, cleaning=cleaning)
     cats, chans = ["books", "toys", "home"], ["web", "app"]
     cfg = FeaturesConfig(windows=windows)
     snap = build_snapshot(data, as_of=as_of, config=cfg, categories=cats, channels=chans)
@@ -58,7 +60,7 @@ def test_snapshot_matches_pandas_reference(
         channels=chans,
         merge_same_day=merge,
     )
-    assert data.table("transactions")["is_return"].sum() > 0
+    assert (data.table("transactions")["is_return"].sum() > 0) == (returns == "keep")
     assert list(snap["customer_id"]) == list(ref["customer_id"])
     missing = set(snap.columns) - set(ref.columns)
     assert missing == set(), missing

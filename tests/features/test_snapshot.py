@@ -165,6 +165,20 @@ def test_appending_later_rows_changes_nothing() -> None:
     pd.testing.assert_frame_equal(base, after, check_exact=True)
 
 
+def test_a_first_return_after_as_of_changes_nothing() -> None:
+    """Without returns up to as_of the snapshot SQL leaves out their bookkeeping; a return
+    after as_of must not bring it back in (or change any bit)."""
+    tx = tiny_tx().drop(index=4)  # the one return
+    keep = CleaningConfig(returns="keep")
+    base = build_snapshot(from_frames(tx, cleaning=keep), as_of=AS_OF, config=FEAT)
+    later = tx.iloc[[0]].assign(ts=pd.Timestamp("2024-04-02"), quantity=-1, amount=-10.0)
+    data = from_frames(pd.concat([tx, later]), cleaning=keep)
+    assert data.table("transactions")["is_return"].sum() == 1
+    after = build_snapshot(data, as_of=AS_OF, config=FEAT)
+    pd.testing.assert_frame_equal(base, after, check_exact=True)
+    assert (base["return_rate"] == 0).all()
+
+
 def test_label_window_starts_after_the_feature_window() -> None:
     tx = tiny_tx()
     extra = pd.DataFrame(
