@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import linalg, optimize, special
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
@@ -189,14 +189,14 @@ class BetaGeoModel(_CountModel):
     def _posterior(self, X: pd.DataFrame | np.ndarray) -> tuple[Arrays, np.ndarray]:
         x, t_x, T = btyd_arrays(X)
         r, alpha, a, b = self._params("r", "alpha", "a", "b")
-        odds = np.zeros_like(x)
+        log_odds = np.full_like(x, -np.inf)  # of having dropped out; none without a repeat
         pos = x > 0
-        odds[pos] = np.exp(
+        log_odds[pos] = (
             np.log(a) - np.log(b + x[pos] - 1) + (r + x[pos]) * np.log(
                 (alpha + T[pos]) / (alpha + t_x[pos])
             )
         )  # fmt: skip
-        return (x, t_x, T), 1.0 / (1.0 + odds)
+        return (x, t_x, T), special.expit(-log_odds)  # no overflow for heavy buyers
 
     def p_alive(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """P(the customer is still alive at T)."""
@@ -219,6 +219,18 @@ class BetaGeoModel(_CountModel):
         (x, _, T), alive = self._posterior(X)
         r, alpha = self.params_["r"], self.params_["alpha"]
         return alive * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x))
+
+
+def _gamma_nodes(shape: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights (summing to 1) of n-point Gauss quadrature for E[f(X)] with
+    X ~ Gamma(shape, 1): generalized Gauss-Laguerre with parameter shape - 1, by Golub-Welsch
+    (eigenvalues of the Jacobi matrix and the squared first components of its eigenvectors).
+    scipy's ``roots_genlaguerre`` weights sum to Gamma(shape), which overflows from shape ~171
+    (a customer with 171 repeat purchases) and made the normalised weights NaN."""
+    k = np.arange(1, n, dtype=float)
+    diagonal = 2 * np.arange(n) + shape
+    nodes, vectors = linalg.eigh_tridiagonal(diagonal, np.sqrt(k * (k + shape - 1)))
+    return nodes, vectors[0] ** 2
 
 
 def _log_hyp2f1_c1(a: np.ndarray, b: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -332,11 +344,10 @@ class ParetoNBDModel(_CountModel):
         r, alpha, s, beta = self._p()
         alive = self.p_alive(X)
         out = np.empty_like(x)
+        ml, mw = _gamma_nodes(s, nodes)
         for ux in np.unique(x):
             m = x == ux
-            gl, gw = special.roots_genlaguerre(nodes, r + ux - 1)
-            ml, mw = special.roots_genlaguerre(nodes, s - 1)
-            gw, mw = gw / gw.sum(), mw / mw.sum()  # the weights sum to Gamma(shape)
+            gl, gw = _gamma_nodes(r + ux, nodes)
             lam = gl[None, :, None] / (alpha + T[m])[:, None, None]
             mu = ml[None, None, :] / (beta + T[m])[:, None, None]
             none = (mu + lam * np.exp(-(lam + mu) * t)) / (lam + mu)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import special
 
 from customer_ml.models import BetaGeoModel, GammaGammaModel, ParetoNBDModel
 from customer_ml.models.simulate import simulate_bgnbd, simulate_pareto
@@ -90,6 +93,36 @@ def test_recovers_parameters_and_forecasts_the_holdout(model, simulate, truth) -
     alive = fitted.p_alive(X)
     assert ((alive >= 0) & (alive <= 1)).all()
     assert (p_any <= alive + 1e-12).all()
+
+
+def test_heavy_buyers_get_finite_probabilities() -> None:
+    """Quadrature weights for Gamma(r + x) overflowed from x ~ 171 (NaN for every heavy
+    buyer); below that the stable weights give what scipy's weights gave."""
+    pn = ParetoNBDModel()
+    pn.params_ = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}  # CDNOW, weeks
+    bg = BetaGeoModel()
+    bg.params_ = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    x = np.array([0, 1, 5, 40, 150, 170, 171, 250, 1000, 5000], float)
+    T = np.full_like(x, 38.86)
+    X = pd.DataFrame({"frequency": x, "recency": np.where(x > 0, T - 0.01, 0.0), "T": T})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for model in (pn, bg):
+            p, alive = model.p_any_purchase(13.0, X), model.p_alive(X)
+            assert np.isfinite(p).all() and np.isfinite(alive).all()
+            assert ((p >= 0) & (p <= alive + 1e-12)).all()
+            assert p[x >= 40].min() > 0.9  # bought just now, often: alive and buying
+    # scipy's normalised weights where they do not overflow
+    r, alpha, s, beta = 0.553, 10.578, 0.606, 11.669
+    for k, ux in enumerate(x[x < 150]):
+        gl, gw = special.roots_genlaguerre(24, r + ux - 1)
+        ml, mw = special.roots_genlaguerre(24, s - 1)
+        gw, mw = gw / gw.sum(), mw / mw.sum()
+        lam = gl[:, None] / (alpha + T[k])
+        mu = ml[None, :] / (beta + T[k])
+        none = (mu + lam * np.exp(-(lam + mu) * 13.0)) / (lam + mu)
+        want = pn.p_alive(X.iloc[[k]])[0] * (1 - gw @ none @ mw)
+        assert pn.p_any_purchase(13.0, X.iloc[[k]])[0] == pytest.approx(want, rel=1e-12)
 
 
 def test_bad_input_names_the_row() -> None:
