@@ -6,7 +6,9 @@
    customers (the demo's generator with more customers: all distinct, as of the demo store's
    date), against the alternatives measured in the same run: LightGBM's `pred_contrib` in one
    call per model (TreeSHAP alone), and a per-row loop of `shap.TreeExplainer` + predict
-   over the churn and LTV boosters (ratios per customer).
+   over the churn and LTV boosters (ratios per customer). Then one more scoring run with
+   each stage timed (wall and CPU seconds: tags, segments, churn, LTV and its purchase part,
+   reasons, playbook), to show what bounds the throughput.
 2. HTTP: a real `bentoml serve` on a free loopback port; one-customer POST /score at a fixed
    --rate (open loop, requests sent on schedule whatever the replies) for --seconds: p50/p99
    latency and errors; then closed-loop clients for the maximum sustained requests/s with no
@@ -21,8 +23,11 @@ import json
 import os
 import time
 import warnings
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import httpx
 import numpy as np
@@ -87,6 +92,7 @@ def batch(config_path: Path, n: int) -> dict[str, float]:
     loop = rows / (time.perf_counter() - t)
     return {
         "customers": len(frame),
+        "stages": stages(scorer, frame),
         "batch_with_reasons_per_s": with_reasons,
         "predict_only_per_s": predict_only,
         "lightgbm_pred_contrib_per_s": pred_contrib,
@@ -150,6 +156,43 @@ async def closed_loop(url: str, ids: list[str], clients: int, seconds: float) ->
 
         await asyncio.gather(*(worker(k) for k in range(clients)))
     return {"clients": clients, "requests_per_s": done / seconds, "errors": errors}
+
+
+def stages(scorer: Any, frame: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """One more `scorer.score(frame)` with each stage timed: wall and CPU (all threads) seconds."""
+    from customer_ml.scoring import score as module
+
+    out: dict[str, dict[str, float]] = {}
+
+    def timed(label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            wall, cpu = time.perf_counter(), time.process_time()
+            result = fn(*args, **kwargs)
+            t = out.setdefault(label, {"wall_s": 0.0, "cpu_s": 0.0})
+            t["wall_s"] += time.perf_counter() - wall
+            t["cpu_s"] += time.process_time() - cpu
+            return result
+
+        return run
+
+    models = scorer.models
+    targets: list[tuple[Any, str, str]] = [
+        (module, "tag_columns", "tags"),
+        (models.segments, "assign", "segments"),
+        (models.churn.scorer, "predict_explain", "churn"),
+        (models.ltv.scorer, "predict_explain", "ltv (all)"),
+        (module, "render_reasons", "reasons"),
+        (module, "apply_playbook", "playbook"),
+    ]
+    if getattr(models.ltv.scorer, "two_part", False):
+        targets.append((models.ltv.scorer.purchase_, "predict", "ltv purchase part"))
+    with ExitStack() as stack:
+        for obj, name, label in targets:
+            stack.enter_context(mock.patch.object(obj, name, timed(label, getattr(obj, name))))
+        wall, cpu = time.perf_counter(), time.process_time()
+        scorer.score(frame)
+        out["all"] = {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
+    return {k: {m: round(v, 3) for m, v in t.items()} for k, t in out.items()}
 
 
 def main() -> None:
