@@ -16,6 +16,8 @@ also for an `as_of` in the middle of a day. The flags are
   the sum of squared purchase amounts;
 - ``new_order``, ``new_product``, ``new_category``: first row of that value for the customer
   (returns excluded for orders), so counting them is ``count(DISTINCT ...)``.
+
+A row without an order id is an order of its own.
 """
 
 from __future__ import annotations
@@ -28,9 +30,8 @@ __all__ = ["HISTORY", "prepare_history"]
 HISTORY = "history"
 
 
-def _first(col: str, *, purchases_only: bool = False) -> str:
+def _first(col: str, name: str, *, purchases_only: bool = False) -> str:
     """Flag the first row of each (customer, `col`) value: counting flags = count(DISTINCT)."""
-    name = "new_" + col.removesuffix("_id")
     if purchases_only:
         return (
             f"NOT is_return AND row_number() OVER (PARTITION BY customer_id, is_return, {col} "
@@ -53,10 +54,16 @@ def prepare_history(data: Dataset) -> str:
     if data.history_ready and _exists(data):
         return HISTORY
     cols = set(data.tx_columns)
+    # a row without an order id is an order of its own
+    extra = (
+        ", coalesce(CAST(order_id AS VARCHAR), chr(0) || CAST(_r AS VARCHAR)) AS _order"
+        if "order_id" in cols
+        else ""
+    )
     if data.merge_same_day:
         unit = "day"
     elif "order_id" in cols:
-        unit = "order_id"
+        unit = "_order"
     else:
         unit = "_r"
     passthrough = [
@@ -77,13 +84,18 @@ def prepare_history(data: Dataset) -> str:
             "+ amount) AS amount_sq"
         )
     if "order_id" in cols:
-        derived.append(_first("order_id", purchases_only=True))
-    derived += [_first(c) for c in ("product_id", "category") if c in cols]
+        derived.append(_first("_order", "new_order", purchases_only=True))
+    derived += [
+        _first(c, n)
+        for c, n in (("product_id", "new_product"), ("category", "new_category"))
+        if c in cols
+    ]
     keep = ", ".join(["customer_id", "ts", "day", *passthrough, "is_return"])
     data.con.execute(
         f"""CREATE OR REPLACE TABLE {HISTORY} AS
         SELECT {keep}, CAST(isodow(day) AS TINYINT) AS dow, {", ".join(derived)}
-        FROM (SELECT *, CAST(ts AS DATE) AS day, rowid AS _r FROM transactions)
+        FROM (SELECT *, CAST(ts AS DATE) AS day{extra}
+              FROM (SELECT *, rowid AS _r FROM transactions))
         WINDOW wp AS (PARTITION BY customer_id, is_return ORDER BY ts, _r)
         ORDER BY customer_id, ts, _r"""
     )

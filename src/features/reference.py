@@ -123,6 +123,9 @@ def reference_snapshot(
     d = pd.Timestamp(c.day)
     t = transactions[transactions["ts"] <= c.end]
     t = t.assign(customer_id=t["customer_id"].astype(str), day=t["ts"].dt.normalize())
+    if "order_id" in t.columns:  # a row without an order id is an order of its own
+        own = pd.Series([f"\0{i}" for i in range(len(t))], index=t.index)
+        t = t.assign(order_id=t["order_id"].astype(object).where(t["order_id"].notna(), own))
     buy = t[~t["is_return"]]
     p = _purchases(buy, merge_same_day)
     f = _purchase_features(p, d, windows)

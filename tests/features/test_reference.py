@@ -28,7 +28,9 @@ def messy_transactions(seed: int) -> pd.DataFrame:
         amount=lambda f: -f["amount"],
         order_id=lambda f: "r" + f["order_id"],
     )
-    return pd.concat([tx, extra, returns], ignore_index=True)
+    out = pd.concat([tx, extra, returns], ignore_index=True)
+    blank = rng.random(len(out)) < 0.03  # a row without an order id is an order of its own
+    return out.assign(order_id=out["order_id"].astype(object).where(~blank, None))
 
 
 @pytest.mark.parametrize(

@@ -179,6 +179,16 @@ def test_a_first_return_after_as_of_changes_nothing() -> None:
     assert (base["return_rate"] == 0).all()
 
 
+def test_a_customer_with_only_returns_has_no_snapshot() -> None:
+    returns_only = tiny_tx().iloc[[0]].assign(customer_id="z", quantity=-1, amount=-10.0)
+    data = from_frames(
+        pd.concat([tiny_tx(), returns_only]), cleaning=CleaningConfig(returns="keep")
+    )
+    snap = build_snapshot(data, as_of=AS_OF, config=FEAT)
+    assert "z" in set(data.table("transactions")["customer_id"])
+    assert set(snap["customer_id"]) == {"a", "b"}
+
+
 def test_label_window_starts_after_the_feature_window() -> None:
     tx = tiny_tx()
     extra = pd.DataFrame(
