@@ -69,7 +69,9 @@ def _windows_sql(
     n, s = {}, {}
     for t in edges:
         since = (
-            f"day > {d} - {t}" if start is None or c.day - dt.timedelta(days=t) >= start else "true"
+            f"day > {d} - {t}"
+            if start is None or c.day.toordinal() - t >= start.toordinal()
+            else "true"
         )
         n[t] = _count(f"new_purchase AND {since}")
         if since == "true":

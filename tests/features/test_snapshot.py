@@ -189,6 +189,13 @@ def test_a_customer_with_only_returns_has_no_snapshot() -> None:
     assert set(snap["customer_id"]) == {"a", "b"}
 
 
+def test_a_window_longer_than_the_calendar_holds_everything() -> None:
+    cfg = FeaturesConfig(windows=(30, 1_000_000), event_windows=(30,), top_categories=2)
+    snap = build_snapshot(tiny_data(), as_of=AS_OF, config=cfg).set_index("customer_id")
+    assert (snap["purchases_1000000d"] == snap["n_purchases"]).all()
+    assert (snap["purchases_trend_1000000d"] == 1).all()
+
+
 def test_label_window_starts_after_the_feature_window() -> None:
     tx = tiny_tx()
     extra = pd.DataFrame(
