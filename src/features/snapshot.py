@@ -33,12 +33,13 @@ def _count(cond: str) -> str:
     return f"CAST(count_if({cond}) AS BIGINT)"
 
 
-def _bought(expr: str, returns: bool, otherwise: str = "") -> str:
-    """`expr` on purchase rows and `otherwise` (or NULL) on returns; `expr` itself when the rows
-    up to the cutoff hold no returns (the default cleaning drops them), so no CASE is paid."""
-    if not returns:
+def _where(expr: str, *conds: str, otherwise: str = "") -> str:
+    """`expr` on rows meeting every non-empty condition, `otherwise` (or NULL) elsewhere; with
+    no condition left, `expr` itself: no CASE is paid for a condition known to hold."""
+    cond = " AND ".join(c for c in conds if c)
+    if not cond:
         return expr
-    return f"CASE WHEN NOT is_return THEN {expr} {'ELSE ' + otherwise if otherwise else ''}END"
+    return f"CASE WHEN {cond} THEN {expr} {'ELSE ' + otherwise + ' ' if otherwise else ''}END"
 
 
 def _lit(v: object) -> str:
@@ -55,7 +56,7 @@ def top_values(ds: Dataset, table: str, col: str, c: Cutoff, n: int) -> list[str
 
 
 def _windows_sql(
-    c: Cutoff, windows: tuple[int, ...], *, amount: bool, start: dt.date | None, returns: bool
+    c: Cutoff, windows: tuple[int, ...], *, amount: bool, start: dt.date | None, buy: str
 ) -> list[str]:
     """Purchases and spend in the last `w` days, and their trend against the `w` days before.
 
@@ -63,22 +64,16 @@ def _windows_sql(
     windows that meet there; the `w` days before a window are the difference of two edges.
     (About 0.35 s less per 10M rows than one aggregate per window with two comparisons.) The
     spend sums add 0 for other rows instead of NULL: no NULL bookkeeping, the same sum. An
-    edge before the first transaction (`start`) holds every row: the all-time aggregates serve."""
+    edge before the first transaction (`start`) holds every row: the all-time aggregates serve.
+    `buy` is the condition for a purchase row ("" when there are no returns)."""
     d = c.sql_day()
     edges = sorted({t for w in windows for t in (w, 2 * w)})
     n, s = {}, {}
     for t in edges:
-        since = (
-            f"day > {d} - {t}"
-            if start is None or c.day.toordinal() - t >= start.toordinal()
-            else "true"
-        )
-        n[t] = _count(f"new_purchase AND {since}")
-        if since == "true":
-            s[t] = f"sum({_bought('amount', returns, '0')})"
-        else:
-            buy = "NOT is_return AND " if returns else ""
-            s[t] = f"sum(CASE WHEN {buy}{since} THEN amount ELSE 0 END)"
+        covered = start is not None and c.day.toordinal() - t < start.toordinal()
+        since = "" if covered else f"day > {d} - {t}"
+        n[t] = _count(f"new_purchase AND {since}" if since else "new_purchase")
+        s[t] = f"sum({_where('amount', buy, since, otherwise='0')})"
     parts = []
     for w in windows:
         n_before = f"({n[2 * w]} - {n[w]})"
@@ -115,7 +110,8 @@ def _behaviour_sql(
     )
     # every purchase after the first opens with a gap, so count(gap) = n - 1
     ipt_mean = f"sum(gap) / nullif({n} - 1, 0)"
-    last, first = f"max({_bought('day', returns)})", f"min({_bought('day', returns)})"
+    buy = "NOT is_return" if returns else ""  # no returns up to the cutoff: every row is bought
+    last, first = f"max({_where('day', buy)})", f"min({_where('day', buy)})"
     parts = [
         f"{n} AS n_purchases",
         f"{n} - 1 AS frequency",
@@ -130,8 +126,8 @@ def _behaviour_sql(
     ]
     if amt:
         # amounts are never NULL (loading refuses them): adding 0 for other rows is the same sum
-        spent = f"sum({_bought('amount', returns, '0')})"
-        squares = f"sum({_bought('amount_sq', returns, '0')})"
+        spent = f"sum({_where('amount', buy, otherwise='0')})"
+        squares = f"sum({_where('amount_sq', buy, otherwise='0')})"
         opening = "sum(CASE WHEN first_purchase THEN amount ELSE 0 END)"
         parts += [
             f"{spent} / {n} AS monetary_mean",
@@ -140,7 +136,7 @@ def _behaviour_sql(
             f"CASE WHEN {n} > 1 THEN ({spent} - {opening}) / ({n} - 1) ELSE 0 END"
             " AS monetary_value",
         ]
-    parts += _windows_sql(c, windows, amount=amt, start=start, returns=bool(returns))
+    parts += _windows_sql(c, windows, amount=amt, start=start, buy=buy)
     days = [_count(f"new_purchase AND dow = {k}") for k in range(1, 7)]
     days.append(f"({n} - {' - '.join(days)})")  # Sunday: the purchases on no other day
     for name, count in zip(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), days, strict=True):
@@ -151,7 +147,7 @@ def _behaviour_sql(
         parts.append("sum(amount) AS monetary_total")  # with returns (negative amounts)
     if "quantity" in cols:
         per = _count("new_order") if "order_id" in cols else n
-        quantity = f"sum({_bought('quantity', returns)})"
+        quantity = f"sum({_where('quantity', buy)})"
         parts.append(f"{quantity} / nullif({per}, 0) AS items_per_order")
     if "order_id" in cols:
         parts.append(f"{_count('new_order')} AS n_orders")
