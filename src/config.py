@@ -232,6 +232,12 @@ class TuningConfig(Strict):
     n_trials: int = Field(20, ge=0, description="0 = no tuning: LightGBM defaults")
     timeout_s: float = Field(30.0, gt=0, description="stop a study after this many seconds")
     max_rounds: int = Field(500, ge=10, description="boosting rounds, early-stopped")
+    prefer_smaller: bool = Field(
+        True,
+        description="serve the smallest model (fewest leaves over all trees) whose validation "
+        "score is within one bootstrap standard error of the best trial's (the "
+        "one-standard-error rule): as good within noise, cheaper to score and explain",
+    )
 
 
 class Config(Strict):

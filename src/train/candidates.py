@@ -45,6 +45,7 @@ def learned(task: str, *, tuning: TuningConfig, seed: int = 0) -> dict[str, Scor
         "n_trials": tuning.n_trials,
         "timeout_s": tuning.timeout_s,
         "max_rounds": tuning.max_rounds,
+        "prefer_smaller": tuning.prefer_smaller,
         "seed": seed,
     }
     if task == "churn":

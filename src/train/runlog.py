@@ -74,7 +74,15 @@ def log_run(
     tuned = result.tuned
     if tuned is not None and tuned.study is not None:
         mlflow.log_params({f"tuned.{k}": v for k, v in tuned.params.items()})
-        mlflow.log_metric("tuning.best_validation", tuned.value)
+        mlflow.log_metrics(
+            {
+                "tuning.best_validation": tuned.best_value,
+                "tuning.best_validation_se": tuned.standard_error,
+                "tuning.chosen_validation": tuned.value,
+                "tuning.chosen_trial": tuned.trial,
+                "tuning.chosen_leaves": tuned.leaves,
+            }
+        )
         trials = tuned.trials()
         mlflow.log_text(trials.to_csv(index=False), "tuning/trials.csv")
         if len(trials):

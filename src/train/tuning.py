@@ -5,10 +5,19 @@ The study fits on labelled snapshots at earlier cutoffs and validates on the lat
 validation loss reported every 10 boosting rounds, and early-stopped; the trial and time
 budgets come from the config. Tuning uses only data before the first backtest origin, so the
 backtest of the tuned models stays honest at every origin.
+
+With ``prefer_smaller`` (the default), the parameters served are those of the smallest trial
+(fewest leaves over its trees) whose validation score is within one standard error of the
+best trial's, the standard error being the bootstrap one of the best trial's score (the
+one-standard-error rule; Hastie, Tibshirani and Friedman, *The Elements of Statistical
+Learning*, 2nd ed., section 7.10). On the demo the best LTV trial scores a validation Gini of
+0.9622 and trials with a tenth of its leaves 0.9616-0.9618: differences well inside the
+noise, while scoring and explaining cost grows with the leaves.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +28,7 @@ import optuna
 import pandas as pd
 
 from customer_ml.config import TuningConfig
+from customer_ml.models.bootstrap import bootstrap_metrics
 from customer_ml.models.lgbm import (
     LGBMChurnScorer,
     LGBMLTVScorer,
@@ -32,21 +42,31 @@ __all__ = ["Tuned", "TunedLGBM", "tune"]
 
 Progress = Callable[[str, int, int], None]
 OBJECTIVE = {"churn": ("binary", "binary_logloss"), "ltv": ("tweedie", "tweedie")}
+SCORE = {"churn": "roc_auc", "ltv": "normalized_gini"}  # what the study maximises
+N_BOOT = 200  # bootstrap resamples for the standard error of the best trial's score
 
 
 @dataclass
 class Tuned:
-    """Best parameters (with ``num_boost_round``), the study, and the validation score."""
+    """The parameters served (with ``num_boost_round``), their trial's validation score, the
+    study; the best trial's score and its bootstrap standard error, and the chosen trial's
+    number and size (leaves over all trees)."""
 
     params: dict[str, Any]
     value: float = float("nan")
     study: optuna.Study | None = field(default=None, repr=False)
+    best_value: float = float("nan")
+    standard_error: float = float("nan")
+    trial: int = -1
+    leaves: int = 0
 
     def trials(self) -> pd.DataFrame:
-        """One row per trial: number, state, value, parameters."""
+        """One row per trial: number, state, value, parameters, rounds and leaves."""
         if self.study is None:
             return pd.DataFrame()
-        return self.study.trials_dataframe(attrs=("number", "state", "value", "params"))
+        return self.study.trials_dataframe(
+            attrs=("number", "state", "value", "params", "user_attrs")
+        )
 
 
 def _space(trial: optuna.Trial, task: str) -> dict[str, Any]:
@@ -78,6 +98,25 @@ def _pruning(trial: optuna.Trial, metric: str, every: int = 10) -> Callable[[Any
     return callback
 
 
+def _leaves(booster: lgb.Booster, rounds: int) -> int:
+    """Leaves over the first `rounds` trees: what scoring and TreeSHAP cost grows with."""
+    text = booster.model_to_string(num_iteration=rounds)
+    return sum(int(n) for n in re.findall(r"^num_leaves=(\d+)$", text, flags=re.M))
+
+
+def _choose(
+    done: list[optuna.trial.FrozenTrial], se: float, prefer_smaller: bool
+) -> optuna.trial.FrozenTrial:
+    """The best trial, or the smallest within one standard error of it (ties: better score,
+    then earlier trial)."""
+    score = {t.number: float("-inf") if t.value is None else float(t.value) for t in done}
+    best = max(done, key=lambda t: (score[t.number], -t.number))
+    if not prefer_smaller or not np.isfinite(se):
+        return best
+    near = [t for t in done if score[t.number] >= score[best.number] - se]
+    return min(near, key=lambda t: (t.user_attrs["leaves"], -score[t.number], t.number))
+
+
 def tune(
     train: pd.DataFrame,
     y_train: np.ndarray,
@@ -91,7 +130,8 @@ def tune(
     progress: Progress | None = None,
 ) -> Tuned:
     """Search LightGBM parameters maximising ROC-AUC (churn) or normalized Gini (LTV) on
-    `valid`, a later cutoff than every row of `train`."""
+    `valid`, a later cutoff than every row of `train`; with ``config.prefer_smaller``, serve
+    the smallest trial within one standard error of the best (see the module docstring)."""
     if config.n_trials == 0:
         return Tuned({})
     objective, metric = OBJECTIVE[task]
@@ -99,6 +139,7 @@ def tune(
     dtrain = lgb.Dataset(train[cols].to_numpy(float, na_value=np.nan), label=y_train)
     xv = valid[cols].to_numpy(float, na_value=np.nan)
     dvalid = lgb.Dataset(xv, label=y_valid, reference=dtrain)
+    best_pred: dict[str, Any] = {"value": -np.inf, "pred": None}
 
     def run(trial: optuna.Trial) -> float:
         params = booster_params(_space(trial, task), objective=objective, seed=seed)
@@ -112,11 +153,17 @@ def tune(
             valid_names=["valid"],
             callbacks=[lgb.early_stopping(30, verbose=False), _pruning(trial, metric)],
         )
-        trial.set_user_attr("num_boost_round", int(booster.best_iteration or config.max_rounds))
+        rounds = int(booster.best_iteration or config.max_rounds)
+        trial.set_user_attr("num_boost_round", rounds)
+        trial.set_user_attr("leaves", _leaves(booster, rounds))
         pred = booster.predict(xv, num_iteration=booster.best_iteration)
         if task == "churn":
-            return churn_metrics(y_valid, pred)["roc_auc"]
-        return normalized_gini(y_valid, pred)
+            value = churn_metrics(y_valid, pred)["roc_auc"]
+        else:
+            value = normalized_gini(y_valid, pred)
+        if value > best_pred["value"]:  # the best trial's predictions, for its standard error
+            best_pred.update(value=value, pred=pred)
+        return float(value)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
@@ -134,11 +181,19 @@ def tune(
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:
         return Tuned({}, study=study)
-    best = study.best_trial
+    draws = bootstrap_metrics(
+        task, y_valid, best_pred["pred"], n_boot=N_BOOT, rng=np.random.default_rng(seed)
+    )[SCORE[task]]
+    se = float(np.nanstd(draws, ddof=1)) if np.isfinite(draws).sum() > 1 else float("nan")
+    chosen = _choose(done, se, config.prefer_smaller)
     return Tuned(
-        {**best.params, "num_boost_round": best.user_attrs["num_boost_round"]},
-        value=float(best.value if best.value is not None else np.nan),
+        {**chosen.params, "num_boost_round": chosen.user_attrs["num_boost_round"]},
+        value=float(chosen.value if chosen.value is not None else np.nan),
         study=study,
+        best_value=float(best_pred["value"]),
+        standard_error=se,
+        trial=chosen.number,
+        leaves=int(chosen.user_attrs["leaves"]),
     )
 
 
@@ -158,6 +213,7 @@ class TunedLGBM(Scorer):
         n_trials: int = 20,
         timeout_s: float = 30.0,
         max_rounds: int = 500,
+        prefer_smaller: bool = True,
         seed: int = 0,
     ) -> None:
         self.task = task
@@ -165,6 +221,7 @@ class TunedLGBM(Scorer):
         self.n_trials = n_trials
         self.timeout_s = timeout_s
         self.max_rounds = max_rounds
+        self.prefer_smaller = prefer_smaller
         self.seed = seed
 
     def _scorer(self, params: dict[str, Any]) -> Scorer:
@@ -180,7 +237,10 @@ class TunedLGBM(Scorer):
         if len(cuts) >= 2 and self.n_trials > 0:
             late = (X["as_of"] == cuts[-1]).to_numpy()
             cfg = TuningConfig(
-                n_trials=self.n_trials, timeout_s=self.timeout_s, max_rounds=self.max_rounds
+                n_trials=self.n_trials,
+                timeout_s=self.timeout_s,
+                max_rounds=self.max_rounds,
+                prefer_smaller=self.prefer_smaller,
             )
             self.tuned_ = tune(
                 X[~late],
