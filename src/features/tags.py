@@ -55,6 +55,8 @@ class TagReference:
             for c in ["recency_days", "n_purchases", "monetary_total", *cfg.value_tier.weights]
             if c in snapshot.columns
         }
+        # where each run of equal reference values ends: one binary search per value, not two
+        self.run_end_ = {c: np.searchsorted(v, v, side="right") for c, v in self.sorted_.items()}
         self.basic_ = _basic_columns(snapshot, cfg)
 
     def pct(self, values: np.ndarray, column: str, *, ascending: bool = True) -> np.ndarray:
@@ -63,7 +65,11 @@ class TagReference:
         v = np.asarray(values, float)
         n = max(len(ref), 1)
         lo = np.searchsorted(ref, v, side="left")
-        hi = np.searchsorted(ref, v, side="right")
+        if len(ref):  # values equal to ref[lo] end where its run does
+            at = np.minimum(lo, len(ref) - 1)
+            hi = np.where(ref[at] == v, self.run_end_[column][at], lo)
+        else:
+            hi = lo
         if not ascending:  # rank of -v: values above count as below
             lo, hi = len(ref) - hi, len(ref) - lo
         return np.where(np.isnan(v), np.nan, (lo + hi + 1) / 2 / n)

@@ -97,8 +97,10 @@ def score_contributions(
 
 # ---- rendering ---------------------------------------------------------------------------
 
-# format specs of the values
+# format specs of the values; amounts show cents below WHOLE_MONEY and whole units from there
+# ("average order 4.99", "total spend 12,360"): cents of large sums are noise in a sentence
 INT, MONEY, PCT, DEC = ",.0f", ",.2f", ".0%", ".2f"
+WHOLE_MONEY = 100.0
 
 # (pattern, template with {v} and the pattern's groups as {0}, {1}, value format)
 TEMPLATES: tuple[tuple[str, str, str], ...] = (
@@ -159,12 +161,17 @@ class _Renderer:
 
 
 def _template(template: str, spec: str, groups: list[str], horizon: str) -> _Renderer:
-    """One format call per value: the groups and the horizon filled in, {v} as the spec."""
+    """One format call per value: the groups and the horizon filled in, {v} as the spec
+    (for amounts, as cents below WHOLE_MONEY and whole units from there)."""
     text = template.replace("the horizon", horizon)
     for i, g in enumerate(groups):
         text = text.replace(f"{{{i}}}", g)
-    before, after = text.split("{v}")
-    return _Renderer((_braces(before) + f"{{:{spec}}}" + _braces(after)).format, spec)
+    before, after = (_braces(t) for t in text.split("{v}"))
+    one = (before + f"{{:{spec}}}" + after).format
+    if spec != MONEY:
+        return _Renderer(one, spec)
+    whole = (before + f"{{:{INT}}}" + after).format
+    return _Renderer(lambda v: one(v) if abs(v) < WHOLE_MONEY else whole(v), spec)
 
 
 def _braces(text: str) -> str:
@@ -210,20 +217,49 @@ def _cents(x: np.ndarray) -> np.ndarray:
     return key
 
 
+def _distinct(
+    values: np.ndarray, render: Callable[[Any], str], key: np.ndarray
+) -> tuple[np.ndarray, list[str]]:
+    """Per row, a code into the returned texts: ``render(value)`` once per distinct `key`
+    (values with one key render alike)."""
+    codes, uniques = pd.factorize(key, use_na_sentinel=False)
+    first = np.empty(len(uniques), np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    return codes, [render(v) for v in values[first].tolist()]
+
+
 def _each_distinct(
     values: np.ndarray, render: Callable[[Any], str], key: np.ndarray, up: np.ndarray
 ) -> np.ndarray:
     """Per row, its arrow (``up``: the contribution raises the score) and ``render(value)``,
-    rendered once per distinct pair of `key` and arrow (values with one key render alike)."""
+    rendered once per distinct pair of `key` and arrow."""
     codes, _ = pd.factorize(key, use_na_sentinel=False)
-    codes, uniques = pd.factorize(2 * codes + up)
-    first = np.empty(len(uniques), np.int64)
+    codes, texts = _distinct(values, render, 2 * codes + up)
+    return _joined(codes, texts, up)
+
+
+def _joined(codes: np.ndarray, texts: list[str], up: np.ndarray) -> np.ndarray:
+    """Per row, its arrow and ``texts[code]``, the arrow added once per distinct text."""
+    first = np.empty(len(texts), np.int64)
     first[codes[::-1]] = np.arange(len(codes))[::-1]
-    texts = [
-        ARROWS[u] + render(v)
-        for v, u in zip(values[first].tolist(), up[first].tolist(), strict=True)
-    ]
-    return np.array(texts, dtype=object)[codes]
+    arrowed = [ARROWS[u] + t for u, t in zip(up[first].tolist(), texts, strict=True)]
+    return np.array(arrowed, dtype=object)[codes]
+
+
+def _recency(days: np.ndarray, gap: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """ "last purchase 142 days ago (usual gap 30 days)": each distinct day count and gap
+    rendered once, then joined once per distinct pair (with its arrow)."""
+    head, heads = _distinct(days, "last purchase {:,.0f} days ago".format, _whole(days))
+    tail, tails = _distinct(
+        gap,
+        lambda g: f" (usual gap {g:,.0f} days)" if g == g else " (one purchase so far)",
+        _whole(gap),  # NaN (one purchase so far) is one key of its own
+    )
+    pair = (head * len(tails) + tail) * 2 + up
+    codes, uniques = pd.factorize(pair)
+    h, rest = np.divmod(uniques // 2, len(tails))
+    texts = [heads[a] + tails[b] for a, b in zip(h.tolist(), rest.tolist(), strict=True)]
+    return _joined(codes, texts, up)
 
 
 def _render_column(
@@ -240,19 +276,7 @@ def _render_column(
         return _each_distinct(up, lambda _: name.replace("_", " "), up, up)
     if name == "recency_days" and "ipt_mean_days" in frame:
         days = frame["recency_days"].to_numpy(float)[rows]
-        gap = frame["ipt_mean_days"].to_numpy(float)[rows]
-
-        def recency(both: complex) -> str:
-            d, g = both.real, both.imag
-            if g == g:
-                return f"last purchase {d:,.0f} days ago (usual gap {g:,.0f} days)"
-            return f"last purchase {d:,.0f} days ago (one purchase so far)"
-
-        both = days.astype(complex)
-        both.imag = gap  # (1j * NaN would make the real part NaN too)
-        pair = _whole(days).astype(complex)
-        pair.imag = _whole(gap)
-        return _each_distinct(both, recency, pair, up)
+        return _recency(days, frame["ipt_mean_days"].to_numpy(float)[rows], up)
     if name == "recency_days":
         days = frame[name].to_numpy(float)[rows]
         return _each_distinct(days, "last purchase {:,.0f} days ago".format, _whole(days), up)
@@ -266,7 +290,11 @@ def _render_column(
     missing = np.isnan(values)
     if how.spec in (INT, PCT):
         key = _whole(values if how.spec == INT else values * 100)
-    elif how.spec in (MONEY, DEC):
+    elif how.spec == MONEY:  # cents below WHOLE_MONEY, whole units from there
+        key = _whole(values) - 1j  # whole units; imaginary part -1: never a cents key
+        small = np.abs(values) < WHOLE_MONEY
+        key[small] = _cents(values[small])
+    elif how.spec == DEC:
         key = _cents(values)
     else:  # the exact value: its bits (factorizing floats would merge -0.0 into 0.0)
         key = np.where(missing, np.nan, values).view(np.int64)  # one NaN
@@ -283,6 +311,11 @@ def render_reasons(
     """The `n` largest contributions by size per customer, rendered from `frame`'s values,
     each with ↑ or ↓; contributions of exactly 0 are left out."""
     values = contrib.to_numpy(float)
+    # a column that is 0 for every customer is no one's reason: only the others are ranked,
+    # row by row in contiguous memory (argmax along rows of a column-major frame is slow)
+    used = np.flatnonzero(np.any(values != 0, axis=0))
+    names = contrib.columns[used]
+    values = np.ascontiguousarray(values[:, used])
     if values.shape[1] == 0 or len(values) == 0:
         return [[] for _ in range(len(values))]
     k = min(n, values.shape[1])
@@ -295,10 +328,14 @@ def render_reasons(
     texts = np.empty(top.shape, dtype=object)
     flat = top.ravel()
     horizon = f"the next {horizon_days} days"
-    for j in np.unique(flat):
-        where = np.nonzero(flat == j)[0]
+    order = np.argsort(flat, kind="stable")  # the places of each column, in row order
+    cols = flat[order]
+    starts = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])
+    for lo, hi in zip(starts.tolist(), [*starts[1:].tolist(), len(cols)], strict=True):
+        where = order[lo:hi]
         rows = where // k
-        name = str(contrib.columns[j])
+        j = cols[lo]
+        name = str(names[j])
         texts.ravel()[where] = _render_column(name, frame, rows, values[rows, j], horizon)
     out: list[list[str]] = texts.tolist()
     for row in np.flatnonzero((size == 0).any(axis=1)):

@@ -112,3 +112,21 @@ def test_reference_ranks_equal_pandas_ranks_and_one_row_equals_batch(snap) -> No
         one = build_tags(snap.iloc[[i]], reference=reference).iloc[0]
         assert one.drop("tags").equals(batch.iloc[i].drop("tags"))
         assert one["tags"] == batch.iloc[i]["tags"]
+
+
+@pytest.mark.parametrize("ascending", [True, False])
+def test_ranks_of_values_between_beside_and_outside_the_reference(ascending: bool) -> None:
+    from customer_ml.features.tags import TagReference
+
+    population = np.array([0.0, 1, 1, 2, 5, 5, 5, 9, np.nan])
+    values = np.array([-1, -0.0, 0, 0.5, 1, 3, 5, 9, 10, np.nan, np.inf, -np.inf])
+    ref = TagReference(pd.DataFrame({"n_purchases": population}))
+    got = ref.pct(values, "n_purchases", ascending=ascending)
+    known = np.sort(population[~np.isnan(population)])
+    lo, hi = np.searchsorted(known, values, "left"), np.searchsorted(known, values, "right")
+    if not ascending:
+        lo, hi = len(known) - hi, len(known) - lo
+    want = np.where(np.isnan(values), np.nan, (lo + hi + 1) / 2 / len(known))
+    np.testing.assert_array_equal(got, want)
+    empty = TagReference(pd.DataFrame({"n_purchases": [np.nan]}))
+    np.testing.assert_array_equal(empty.pct(values[:3], "n_purchases"), [0.5, 0.5, 0.5])

@@ -36,7 +36,7 @@ def test_reasons_rank_by_size_and_render_values_with_direction() -> None:
     got = render_reasons(contrib, FRAME, n=3)
     assert got[0] == [
         "↑ last purchase 142 days ago (usual gap 30 days)",
-        "↓ total spend 1,234.50",
+        "↓ total spend 1,234",  # whole units from 100 (1,234.5: half to even)
         "↑ spend in the last 90 days down 80% on the 90 before",
     ]
     # a zero contribution is no reason; one purchase so far has no usual gap
@@ -114,7 +114,9 @@ def test_each_value_renders_as_if_formatted_alone() -> None:
     halves = np.array([0.5, 1.5, 2.5, -0.4, 0.0, 0.125, 0.135, 0.145, 2.675, np.nan])
     near = np.concatenate([halves, np.nextafter(halves, 10), np.nextafter(halves, -10)])
     # amounts: cents halves at every scale, thousands groups, huge and infinite values
-    cents = np.array([0.005, 0.015, 1.005, 2.675, 999.995, 1000, 999_999.995, 1e6, 1e9 + 0.5])
+    cents = np.array(
+        [0.005, 0.015, 1.005, 2.675, 99.995, 100, -100, 999.995, 1000, 999_999.995, 1e6, 1e9 + 0.5]
+    )
     big = np.array([1234567.891, 2e12, 1e15, 1e300, np.inf, -np.inf, -0.001, -1234.5, -0.0])
     amounts = np.concatenate([cents, np.nextafter(cents, 0), np.nextafter(cents, 2e9), big])
     values = np.concatenate(
@@ -139,13 +141,42 @@ def test_each_value_renders_as_if_formatted_alone() -> None:
     for col, fmt in [
         ("recency_days", "last purchase {:,.0f} days ago"),
         ("bgnbd_p_alive", "purchase pattern: {:.0%} likely still active"),
-        ("monetary_total", "total spend {:,.2f}"),
+        ("monetary_total", "total spend {:,.2f}"),  # below 100; whole units above
         ("bgnbd_expected_purchases", "expected {:.2f} purchases within the next 90 days"),
     ]:
         contrib = pd.DataFrame({col: np.ones(n)})
         got = [r[0] for r in render_reasons(contrib, frame, n=1)]
         label = col.replace("_", " ") + " unknown"
+        whole = col == "monetary_total"  # amounts from 100 on: whole units
         want = [
-            "↑ " + (fmt.format(v) if v == v or col == "recency_days" else label) for v in values
+            "↑ "
+            + (
+                (fmt.replace(",.2f", ",.0f") if whole and abs(v) >= 100 else fmt).format(v)
+                if v == v or col == "recency_days"
+                else label
+            )
+            for v in values
         ]
         assert got == want, col
+
+
+def test_recency_with_the_usual_gap_renders_each_pair_as_if_formatted_alone() -> None:
+    # the day counts and gaps are rendered once each and joined per distinct pair
+    rng = np.random.default_rng(1)
+    days = np.concatenate([[0.5, 1.5, 2.5, -0.0, 1e6 + 0.5], rng.exponential(80, 4000).round(1)])
+    gap = np.concatenate([[0.5, 2.5, np.nan, 1.5, 1e6], rng.exponential(30, 4000).round(1)])
+    gap[::7] = np.nan
+    frame = pd.DataFrame({"recency_days": days, "ipt_mean_days": gap})
+    sign = rng.choice([-1.0, 1.0], len(days))
+    got = [r[0] for r in render_reasons(pd.DataFrame({"recency_days": sign}), frame, n=1)]
+    want = [
+        ("↑ " if s > 0 else "↓ ")
+        + (
+            f"last purchase {d:,.0f} days ago (usual gap {g:,.0f} days)"
+            if g == g
+            else f"last purchase {d:,.0f} days ago (one purchase so far)"
+        )
+        for d, g, s in zip(days, gap, sign, strict=True)
+    ]
+    assert got == want
+    assert len(set(got)) > 1000  # many distinct pairs
