@@ -178,7 +178,6 @@ def run_size(rows: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     print(f"  {'(median of 3)':<22} {runs[1]['seconds']:8.2f} s", flush=True)
     if args.pandas:
         btyd_yardsticks(con, out)
-    if args.pandas:
         tx = data.table("transactions")
         with measure(out, "snapshot pandas"):
             ref = reference_snapshot(tx, as_of=AS_OF, categories=cats, channels=chans)

@@ -220,15 +220,20 @@ def _cents(x: np.ndarray) -> np.ndarray:
     return key
 
 
+def _first(codes: np.ndarray, n: int) -> np.ndarray:
+    """For each of `n` codes, the first row that has it."""
+    first = np.empty(n, np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    return first
+
+
 def _distinct(
     values: np.ndarray, render: Callable[[Any], str], key: np.ndarray
 ) -> tuple[np.ndarray, list[str]]:
     """Per row, a code into the returned texts: ``render(value)`` once per distinct `key`
     (values with one key render alike)."""
     codes, uniques = pd.factorize(key, use_na_sentinel=False)
-    first = np.empty(len(uniques), np.int64)
-    first[codes[::-1]] = np.arange(len(codes))[::-1]
-    return codes, [render(v) for v in values[first].tolist()]
+    return codes, [render(v) for v in values[_first(codes, len(uniques))].tolist()]
 
 
 def _each_distinct(
@@ -237,32 +242,32 @@ def _each_distinct(
     """Per row, its arrow (``up``: the contribution raises the score) and ``render(value)``,
     rendered once per distinct pair of `key` and arrow."""
     codes, _ = pd.factorize(key, use_na_sentinel=False)
-    codes, texts = _distinct(values, render, 2 * codes + up)
-    return _joined(codes, texts, up)
-
-
-def _joined(codes: np.ndarray, texts: list[str], up: np.ndarray) -> np.ndarray:
-    """Per row, its arrow and ``texts[code]``, the arrow added once per distinct text."""
-    first = np.empty(len(texts), np.int64)
-    first[codes[::-1]] = np.arange(len(codes))[::-1]
-    arrowed = [ARROWS[u] + t for u, t in zip(up[first].tolist(), texts, strict=True)]
-    return np.array(arrowed, dtype=object)[codes]
+    codes, uniques = pd.factorize(2 * codes + up)
+    first = _first(codes, len(uniques))
+    texts = [
+        ARROWS[u] + render(v)
+        for v, u in zip(values[first].tolist(), up[first].tolist(), strict=True)
+    ]
+    return np.array(texts, dtype=object)[codes]
 
 
 def _recency(days: np.ndarray, gap: np.ndarray, up: np.ndarray) -> np.ndarray:
     """ "last purchase 142 days ago (usual gap 30 days)": each distinct day count and gap
-    rendered once, then joined once per distinct pair (with its arrow)."""
+    rendered once, then joined once per distinct pair and arrow."""
     head, heads = _distinct(days, "last purchase {:,.0f} days ago".format, _whole(days))
     tail, tails = _distinct(
         gap,
         lambda g: f" (usual gap {g:,.0f} days)" if g == g else " (one purchase so far)",
         _whole(gap),  # NaN (one purchase so far) is one key of its own
     )
-    pair = (head * len(tails) + tail) * 2 + up
-    codes, uniques = pd.factorize(pair)
-    h, rest = np.divmod(uniques // 2, len(tails))
-    texts = [heads[a] + tails[b] for a, b in zip(h.tolist(), rest.tolist(), strict=True)]
-    return _joined(codes, texts, up)
+    codes, uniques = pd.factorize((head * len(tails) + tail) * 2 + up)
+    pair, arrow = np.divmod(uniques, 2)
+    h, t = np.divmod(pair, len(tails))
+    texts = [
+        ARROWS[u] + heads[a] + tails[b]
+        for a, b, u in zip(h.tolist(), t.tolist(), arrow.tolist(), strict=True)
+    ]
+    return np.array(texts, dtype=object)[codes]
 
 
 def _render_column(
