@@ -64,7 +64,11 @@ def booster_params(params: dict[str, Any] | None, *, objective: str, seed: int) 
 
 
 def _matrix(X: pd.DataFrame, cols: list[str]) -> np.ndarray:
-    return X[cols].to_numpy(dtype=float, na_value=np.nan)
+    """The columns as one column-major float matrix: what TreeSHAP by cells reads, and what
+    LightGBM takes without a copy. pandas stores a frame's columns contiguously, so this
+    copies column by column (a row-major copy of a slice of rows costs 3x more)."""
+    view = X[cols].to_numpy(dtype=float, na_value=np.nan)
+    return np.ascontiguousarray(view.T).T
 
 
 class _BoosterScorer(Scorer):

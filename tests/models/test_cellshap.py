@@ -44,8 +44,10 @@ def new_rows(n: int, b: lgb.Booster) -> np.ndarray:
     return X
 
 
+@pytest.mark.parametrize("few", [0, 1000])  # classes by binary search / by comparisons
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_equals_pred_contrib_row_for_row(threads: int) -> None:
+def test_equals_pred_contrib_row_for_row(threads: int, few: int, monkeypatch) -> None:
+    monkeypatch.setattr(cellshap, "FEW_THRESHOLDS", few)
     X, y = data(4000)
     b = booster(X, y)
     rows = new_rows(5000, b)
@@ -54,6 +56,16 @@ def test_equals_pred_contrib_row_for_row(threads: int) -> None:
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
     assert np.abs(got[:, :-1]).sum() > 0  # not all zero
+
+
+@pytest.mark.parametrize("few", [0, 1000])
+def test_classes_by_comparisons_equal_a_binary_search(few: int, monkeypatch) -> None:
+    monkeypatch.setattr(cellshap, "FEW_THRESHOLDS", few)
+    feature = cellshap._Feature(thresholds=np.array([-1.5, 0.0, 2.0, 7.25]), zero_special=False)
+    x = np.array([-np.inf, -2, -1.5, -1.4, -0.0, 0.0, 1e-300, 2.0, 2.1, 7.25, 8, np.inf, np.nan])
+    got = cellshap._interval(x, feature)
+    np.testing.assert_array_equal(got, [0, 0, 0, 1, 1, 1, 2, 2, 3, 3, 4, 4, 5])
+    np.testing.assert_array_equal(got, np.searchsorted(feature.bounds, x, side="left"))
 
 
 def test_zero_as_missing_and_deep_trees_that_need_hashing() -> None:
