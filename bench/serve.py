@@ -4,10 +4,11 @@
 
 1. Batch scoring with reasons (customers/s): `CustomerScorer.score` on --batch new synthetic
    customers (the demo's generator with more customers: all distinct, as of the demo store's
-   date), against the alternatives measured in the same run: LightGBM's `pred_contrib` in one
-   call per model (TreeSHAP alone), and a per-row loop of `shap.TreeExplainer` + predict
-   over the churn and LTV boosters (ratios per customer). Then one more scoring run with
-   each stage timed (wall and CPU seconds: tags, segments, churn, LTV and its purchase part,
+   date) as batch jobs run it (one forked worker per core), and in one process, against the
+   alternatives measured in the same run: LightGBM's `pred_contrib` in one call per model
+   (TreeSHAP alone), and a per-row loop of `shap.TreeExplainer` + predict over the churn and
+   LTV boosters (ratios per customer). Then one more scoring run in one process with each
+   stage timed (wall and CPU seconds: tags, segments, churn, LTV and its purchase part,
    reasons, playbook), to show what bounds the throughput.
 2. HTTP: a real `bentoml serve` on a free loopback port; one-customer POST /score at a fixed
    --rate (open loop, requests sent on schedule whatever the replies) for --seconds: p50/p99
@@ -58,6 +59,8 @@ def population(config_path: Path, n: int) -> tuple[Any, pd.DataFrame]:
 def batch(config_path: Path, n: int) -> dict[str, float]:
     import shap
 
+    from customer_ml.scoring.parallel import worker_count
+
     warnings.filterwarnings("ignore", message="LightGBM binary classifier", module="shap")
 
     scorer, frame = population(config_path, n)
@@ -65,6 +68,9 @@ def batch(config_path: Path, n: int) -> dict[str, float]:
     t = time.perf_counter()
     scores = scorer.score(frame)
     with_reasons = len(scores) / (time.perf_counter() - t)
+    t = time.perf_counter()
+    scorer.score(frame, workers=1)
+    one_process = len(frame) / (time.perf_counter() - t)
     t = time.perf_counter()
     scorer.models.churn.scorer.predict(frame)
     scorer.models.ltv.scorer.predict(frame)
@@ -94,6 +100,8 @@ def batch(config_path: Path, n: int) -> dict[str, float]:
         "customers": len(frame),
         "stages": stages(scorer, frame),
         "batch_with_reasons_per_s": with_reasons,
+        "workers": worker_count(len(frame), scorer.config.scoring.workers),
+        "batch_with_reasons_one_process_per_s": one_process,
         "predict_only_per_s": predict_only,
         "lightgbm_pred_contrib_per_s": pred_contrib,
         "per_row_treeexplainer_loop_per_s": loop,
@@ -159,7 +167,8 @@ async def closed_loop(url: str, ids: list[str], clients: int, seconds: float) ->
 
 
 def stages(scorer: Any, frame: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """One more `scorer.score(frame)` with each stage timed: wall and CPU (all threads) seconds."""
+    """One more `scorer.score(frame)` in one process (forked workers' stages would not be
+    timed here) with each stage timed: wall and CPU (all threads) seconds."""
     from customer_ml.scoring import score as module
 
     out: dict[str, dict[str, float]] = {}
@@ -190,7 +199,7 @@ def stages(scorer: Any, frame: pd.DataFrame) -> dict[str, dict[str, float]]:
         for obj, name, label in targets:
             stack.enter_context(mock.patch.object(obj, name, timed(label, getattr(obj, name))))
         wall, cpu = time.perf_counter(), time.process_time()
-        scorer.score(frame)
+        scorer.score(frame, workers=1)
         out["all"] = {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
     return {k: {m: round(v, 3) for m, v in t.items()} for k, t in out.items()}
 

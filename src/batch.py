@@ -26,7 +26,7 @@ from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import DataError
 from customer_ml.data.load import load_data
-from customer_ml.files import atomic_dir
+from customer_ml.files import atomic_dir, write_parquet
 from customer_ml.scoring.migration import transition_matrix
 from customer_ml.scoring.models import Models, load_models
 from customer_ml.scoring.score import CustomerScorer
@@ -148,7 +148,7 @@ def migration(before: pd.DataFrame, after: pd.DataFrame) -> dict[str, pd.DataFra
 
 def write_scores(scores: pd.DataFrame, folder: Path) -> None:
     """scores.parquet (lists as lists) and scores.csv (lists joined by ' | ')."""
-    scores.to_parquet(folder / "scores.parquet", index=False)
+    write_parquet(scores, folder / "scores.parquet")
     flat = scores.copy()
     for col in LIST_COLUMNS:
         if col in flat:

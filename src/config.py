@@ -240,6 +240,17 @@ class TuningConfig(Strict):
     )
 
 
+class ScoringConfig(Strict):
+    """Batch scoring."""
+
+    workers: int = Field(
+        0,
+        ge=0,
+        description="processes that score a batch (0: one per core); each gets at least "
+        "25,000 customers, and there are none but the main one on platforms without fork",
+    )
+
+
 class Config(Strict):
     data: DataConfig
     project: str | None = Field(
@@ -264,6 +275,7 @@ class Config(Strict):
     )
     default_playbook: str = Field("retention", description="the playbook behind the scores")
     serving: ServingConfig = ServingConfig()
+    scoring: ScoringConfig = ScoringConfig()
     source: Path | None = Field(None, description="the file this config was read from")
 
     @model_validator(mode="after")

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_dir", "atomic_file"]
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = ["atomic_dir", "atomic_file", "write_parquet"]
 
 
 @contextlib.contextmanager
@@ -47,3 +52,22 @@ def atomic_file(target: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, target)
+
+
+def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
+    """``frame.to_parquet(path, index=False)``, readable by a plain ``pd.read_parquet``:
+    pandas 3 records an Arrow list column's type by a name its own reader cannot parse back
+    ("list<item: string>[pyarrow]"), so such columns are described as object columns; they
+    read back as one array per row, as lists of Python strings always did."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = json.loads(table.schema.metadata[b"pandas"])
+    for column in meta["columns"]:
+        name = column.get("field_name")
+        if name in table.column_names and pa.types.is_nested(table.schema.field(name).type):
+            column["numpy_type"] = "object"
+    pq.write_table(
+        table.replace_schema_metadata(
+            {**table.schema.metadata, b"pandas": json.dumps(meta).encode()}
+        ),
+        path,
+    )

@@ -11,7 +11,7 @@ from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
 from customer_ml.features.snapshot import build_snapshot
 from customer_ml.features.tags import build_tags
-from customer_ml.files import atomic_file
+from customer_ml.files import atomic_file, write_parquet
 
 __all__ = ["build_features", "write_features"]
 
@@ -31,5 +31,5 @@ def write_features(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write atomically: a failure leaves any previous file as it was."""
     path = Path(path)
     with atomic_file(path) as tmp:
-        frame.to_parquet(tmp, index=False)
+        write_parquet(frame, tmp)
     return path

@@ -10,8 +10,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from customer_ml.config import TagsConfig
+from customer_ml.features.arrays import text_array
 
 __all__ = [
     "LIFECYCLE_STAGES",
@@ -92,7 +94,8 @@ def _rfm_table() -> np.ndarray:
 
 
 _RFM = _rfm_table()
-_RFM_SCORES = np.array([f"{r}{f}{m}" for r in range(6) for f in range(6) for m in range(6)], object)
+_RFM_NAMES, _RFM_CODES = np.unique(_RFM, return_inverse=True)  # names, and each cell's name
+_RFM_SCORES = [f"{r}{f}{m}" for r in range(6) for f in range(6) for m in range(6)]
 
 
 def rfm_segment(r: pd.Series | np.ndarray, fm: pd.Series | np.ndarray) -> np.ndarray:
@@ -104,7 +107,7 @@ def _col(s: pd.DataFrame, name: str) -> np.ndarray:
     return s[name].to_numpy(dtype=float, na_value=np.nan)
 
 
-def _lifecycle(s: pd.DataFrame, cfg: TagsConfig) -> np.ndarray:
+def _lifecycle(s: pd.DataFrame, cfg: TagsConfig) -> pd.api.extensions.ExtensionArray:
     rule = cfg.lifecycle
     react = rule.reactivated_gap_days or rule.lapsed_days
     recency, usual = _col(s, "recency_days"), _col(s, "ipt_mean_days")
@@ -119,20 +122,19 @@ def _lifecycle(s: pd.DataFrame, cfg: TagsConfig) -> np.ndarray:
         at_risk,
         np.nan_to_num(_col(s, "last_gap_days"), nan=0.0) > react,
     ]
-    stages = np.array(["new", "lapsed", "at-risk", "reactivated", "active"], dtype=object)
-    return stages[np.select(conditions, [0, 1, 2, 3], default=4)]
+    stages = ["new", "lapsed", "at-risk", "reactivated", "active"]
+    return text_array(np.select(conditions, [0, 1, 2, 3], default=4), stages)
 
 
-def _value(s: pd.DataFrame, cfg: TagsConfig, ref: TagReference) -> tuple[np.ndarray, np.ndarray]:
+def _value(s: pd.DataFrame, cfg: TagsConfig, ref: TagReference) -> tuple[np.ndarray, Any]:
     rule = cfg.value_tier
     used = {k: w for k, w in rule.weights.items() if k in s.columns and w > 0}
     if not used:
         used = {"n_purchases": 1.0}
     total = sum(w * np.nan_to_num(ref.pct(_col(s, k), k), nan=0.0) for k, w in used.items())
     score = np.asarray(total, float) / sum(used.values())
-    tiers = np.array(["high", "mid", "low"], dtype=object)
-    tier = tiers[np.select([score >= rule.high, score >= rule.mid], [0, 1], default=2)]
-    return score, tier
+    tier = np.select([score >= rule.high, score >= rule.mid], [0, 1], default=2)
+    return score, text_array(tier, ["high", "mid", "low"])
 
 
 def _argmax_tag(s: pd.DataFrame, prefix: str, label: str) -> tuple[np.ndarray, np.ndarray]:
@@ -156,9 +158,10 @@ def _basic_columns(s: pd.DataFrame, cfg: TagsConfig) -> list[str]:
     ]
 
 
-def _row_lists(parts: list[tuple[np.ndarray, np.ndarray]]) -> list[list[str]]:
+def _row_lists(parts: list[tuple[np.ndarray, np.ndarray]]) -> pd.api.extensions.ExtensionArray:
     """Per row, the non-empty strings of `parts` (pairs of per-row codes and the string of
-    each code), built once per distinct combination of codes (there are few) and copied."""
+    each code), built once per distinct combination of codes (there are few) and copied in
+    Arrow."""
     n = len(parts[0][0]) if parts else 0
     combo = np.zeros(n, np.int64)
     for codes, names in parts:
@@ -167,7 +170,8 @@ def _row_lists(parts: list[tuple[np.ndarray, np.ndarray]]) -> list[list[str]]:
     first[combo] = np.arange(n)
     columns = [names[codes[first]] for codes, names in parts]
     lists = [[t for t in row if t] for row in zip(*columns, strict=True)]
-    return [list(lists[c]) for c in combo]
+    distinct = pa.array(lists, pa.list_(pa.string()))
+    return pd.arrays.ArrowExtensionArray(distinct.take(pa.array(combo)))
 
 
 def _coded(values: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -196,7 +200,8 @@ def tag_columns(
     config: TagsConfig | None = None,
     reference: TagReference | None = None,
 ) -> dict[str, Any]:
-    """The columns of `build_tags` (but ``customer_id``) as arrays: text as object arrays."""
+    """The columns of `build_tags` (but ``customer_id``) as arrays: text as pandas string
+    arrays, the tag lists as an Arrow list array."""
     cfg = config or TagsConfig()
     s = snapshot
     ref = reference or TagReference(s, cfg)
@@ -230,7 +235,7 @@ def tag_columns(
         "r_score": r,
         "f_score": f,
         "m_score": m,
-        "rfm_score": _RFM_SCORES[r * 36 + f * 6 + m],
-        "rfm_segment": rfm_segment(r, fm),
+        "rfm_score": text_array(r * 36 + f * 6 + m, _RFM_SCORES),
+        "rfm_segment": text_array(_RFM_CODES.reshape(5, 5)[r - 1, fm - 1], _RFM_NAMES),
         "tags": _row_lists(parts),
     }

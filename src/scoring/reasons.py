@@ -13,6 +13,7 @@ Each reason starts with ↑ (raises the score: churn risk or value) or ↓ (lowe
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from customer_ml.features.arrays import list_array
 from customer_ml.features.catalogue import describe
 from customer_ml.models.scorers import Scorer
 
@@ -238,9 +240,9 @@ def _distinct(
 
 def _each_distinct(
     values: np.ndarray, render: Callable[[Any], str], key: np.ndarray, up: np.ndarray
-) -> np.ndarray:
-    """Per row, its arrow (``up``: the contribution raises the score) and ``render(value)``,
-    rendered once per distinct pair of `key` and arrow."""
+) -> tuple[np.ndarray, list[str]]:
+    """Per row, a code into the returned texts: its arrow (``up``: the contribution raises
+    the score) and ``render(value)``, rendered once per distinct pair of `key` and arrow."""
     codes, _ = pd.factorize(key, use_na_sentinel=False)
     codes, uniques = pd.factorize(2 * codes + up)
     first = _first(codes, len(uniques))
@@ -248,12 +250,12 @@ def _each_distinct(
         ARROWS[u] + render(v)
         for v, u in zip(values[first].tolist(), up[first].tolist(), strict=True)
     ]
-    return np.array(texts, dtype=object)[codes]
+    return codes, texts
 
 
-def _recency(days: np.ndarray, gap: np.ndarray, up: np.ndarray) -> np.ndarray:
+def _recency(days: np.ndarray, gap: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """ "last purchase 142 days ago (usual gap 30 days)": each distinct day count and gap
-    rendered once, then joined once per distinct pair and arrow."""
+    rendered once, then joined once per distinct pair and arrow (codes and texts)."""
     head, heads = _distinct(days, "last purchase {:,.0f} days ago".format, _whole(days))
     tail, tails = _distinct(
         gap,
@@ -267,14 +269,14 @@ def _recency(days: np.ndarray, gap: np.ndarray, up: np.ndarray) -> np.ndarray:
         ARROWS[u] + heads[a] + tails[b]
         for a, b, u in zip(h.tolist(), t.tolist(), arrow.tolist(), strict=True)
     ]
-    return np.array(texts, dtype=object)[codes]
+    return codes, texts
 
 
 def _render_column(
     name: str, frame: pd.DataFrame, rows: np.ndarray, contrib: np.ndarray, horizon: str
-) -> np.ndarray:
+) -> tuple[np.ndarray, list[str]]:
     """The texts (with arrows) of feature `name` for `rows`, whose contributions are
-    `contrib`."""
+    `contrib`: per row a code into the returned list of distinct texts."""
     up = contrib > 0
     if name == "log_p_purchase":  # the two-part LTV model's purchase part: log P(purchase)
         p = np.exp(contrib)
@@ -306,46 +308,46 @@ def _render_column(
         key = _cents(values)
     else:  # the exact value: its bits (factorizing floats would merge -0.0 into 0.0)
         key = np.where(missing, np.nan, values).view(np.int64)  # one NaN
-    texts = _each_distinct(values, how.one, key, up)
+    codes, texts = _each_distinct(values, how.one, key, up)
     if missing.any():
         unknown = name.replace("_", " ") + " unknown"
-        texts[missing] = [ARROWS[u] + unknown for u in up[missing].tolist()]
-    return texts
+        codes[missing] = len(texts) + up[missing]
+        texts += [ARROWS[0] + unknown, ARROWS[1] + unknown]
+    return codes, texts
 
 
 def render_reasons(
     contrib: pd.DataFrame, frame: pd.DataFrame, *, n: int = 3, horizon_days: int = 90
-) -> list[list[str]]:
+) -> pd.api.extensions.ExtensionArray:
     """The `n` largest contributions by size per customer, rendered from `frame`'s values,
-    each with ↑ or ↓; contributions of exactly 0 are left out."""
+    each with ↑ or ↓; contributions of exactly 0 are left out. One list of texts per row, as
+    an Arrow list array (each row's element reads as a Python list): the texts are rendered
+    once per distinct value and copied in Arrow, with no Python object per row."""
     values = contrib.to_numpy(float)
     # a column that is 0 for every customer is no one's reason: only the others are ranked,
     # row by row in contiguous memory (argmax along rows of a column-major frame is slow)
     used = np.flatnonzero(np.any(values != 0, axis=0))
     names = contrib.columns[used]
     values = np.ascontiguousarray(values[:, used])
-    if values.shape[1] == 0 or len(values) == 0:
-        return [[] for _ in range(len(values))]
     k = min(n, values.shape[1])
     top = np.empty((len(values), k), np.int64)
     size_left = np.abs(values)
     for i in range(k):  # the largest by size, first column on ties (a stable sort's order)
         top[:, i] = np.argmax(size_left, axis=1)
         np.put_along_axis(size_left, top[:, i : i + 1], -1.0, axis=1)
-    size = np.take_along_axis(values, top, axis=1)
-    texts = np.empty(top.shape, dtype=object)
+    codes = np.empty(top.size, np.int64)
+    texts: list[str] = []
     flat = top.ravel()
     horizon = f"the next {horizon_days} days"
     order = np.argsort(flat, kind="stable")  # the places of each column, in row order
     cols = flat[order]
-    starts = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])
-    for lo, hi in zip(starts.tolist(), [*starts[1:].tolist(), len(cols)], strict=True):
+    starts = np.flatnonzero(np.diff(cols, prepend=-1)).tolist()  # each column's first place
+    for lo, hi in itertools.pairwise([*starts, len(cols)]):
         where = order[lo:hi]
         rows = where // k
         j = cols[lo]
-        name = str(names[j])
-        texts.ravel()[where] = _render_column(name, frame, rows, values[rows, j], horizon)
-    out: list[list[str]] = texts.tolist()
-    for row in np.flatnonzero((size == 0).any(axis=1)):
-        out[row] = [t for t, s in zip(out[row], size[row], strict=True) if s != 0]
-    return out
+        column, distinct = _render_column(str(names[j]), frame, rows, values[rows, j], horizon)
+        codes[where] = column + len(texts)
+        texts += distinct
+    kept = np.take_along_axis(values, top, axis=1) != 0
+    return list_array(kept.sum(axis=1), codes[kept.ravel()], texts)

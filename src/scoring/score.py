@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import gc
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
+from customer_ml.features.arrays import text_array
 from customer_ml.features.tags import TagReference, tag_columns
 from customer_ml.scoring.models import Models
+from customer_ml.scoring.parallel import map_rows, worker_count
 from customer_ml.scoring.playbook import apply_playbook, playbook, value_at_risk
 from customer_ml.scoring.reasons import ReasonBase, render_reasons, score_contributions
 from customer_ml.scoring.store import FeatureStore, build_store
@@ -61,10 +63,19 @@ class CustomerScorer:
         self.reason_base = ReasonBase(store.frame)
         self.has_amount = "monetary_total" in store.frame
 
-    def score(self, frame: pd.DataFrame, *, reasons: int = 3) -> pd.DataFrame:
-        """Scores for every row of `frame` (scoring rows: the store's columns)."""
-        with _gc_paused():  # millions of small strings and lists: no collections meanwhile
-            return self._score(frame.reset_index(drop=True), reasons)
+    def score(
+        self, frame: pd.DataFrame, *, reasons: int = 3, workers: int | None = None
+    ) -> pd.DataFrame:
+        """Scores for every row of `frame` (scoring rows: the store's columns). Large batches
+        are split between `workers` processes (default: the config's ``scoring.workers``;
+        0: one per core; see `scoring.parallel`), which changes no number."""
+        frame = frame.reset_index(drop=True)
+        wanted = self.config.scoring.workers if workers is None else workers
+        n = worker_count(len(frame), wanted)
+        with _gc_paused():  # many small strings: no collections meanwhile
+            if n == 1:
+                return self._score(frame, reasons)
+            return map_rows(functools.partial(self._score, reasons=reasons), frame, n)
 
     def _score(self, frame: pd.DataFrame, reasons: int) -> pd.DataFrame:
         tags = tag_columns(frame, self.config.tags, self.tag_reference)
@@ -83,7 +94,7 @@ class CustomerScorer:
             {
                 "customer_id": frame["customer_id"].array,  # as it is: no copy
                 "segment": seg,
-                "segment_name": _text(codes, labels),
+                "segment_name": text_array(codes, labels),
                 "value_tier": tags["value_tier"],
                 "lifecycle_stage": tags["lifecycle_stage"],
                 "rfm_score": tags["rfm_score"],
@@ -134,15 +145,6 @@ class CustomerScorer:
     def score_store(self) -> pd.DataFrame:
         """Every customer of the feature store."""
         return self.score(self.store.frame)
-
-
-def _text(codes: np.ndarray, labels: list[str]) -> Any:
-    """``labels[code]`` per row as a pandas string array, built in Arrow: no Python string
-    per row (200,000 rows: about 5 ms instead of 30)."""
-    decoded = pa.DictionaryArray.from_arrays(
-        pa.array(codes, pa.int32()), pa.array(labels, pa.string())
-    ).dictionary_decode()
-    return pd.array(decoded, dtype="str")
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import DataError
 from customer_ml.features.snapshot import build_snapshot
-from customer_ml.files import atomic_file
+from customer_ml.files import atomic_file, write_parquet
 from customer_ml.models.btyd_features import btyd_features, fit_btyd, from_params, to_params
 
 __all__ = ["REQUIRED_SENT", "FeatureStore", "build_store", "read_store", "scoring_frame"]
@@ -71,7 +71,7 @@ class FeatureStore:
     def write(self, folder: Path) -> Path:
         """features.parquet and features.json into `folder`, each atomically."""
         with atomic_file(folder / FRAME) as tmp:
-            self.frame.to_parquet(tmp, index=False)
+            write_parquet(self.frame, tmp)
         meta = {
             "as_of": self.as_of.isoformat(),
             "horizon_days": self.horizon_days,

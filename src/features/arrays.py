@@ -1,0 +1,29 @@
+"""Text columns built in Arrow from codes: a few distinct strings, copied per row in C++
+rather than as one Python object per row (200,000 rows: milliseconds, not tens of them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+__all__ = ["list_array", "text_array"]
+
+
+def text_array(codes: np.ndarray, labels: Sequence[str]) -> pd.api.extensions.ExtensionArray:
+    """``labels[code]`` per row, as a pandas string array."""
+    decoded = pa.array(list(labels), pa.string()).take(pa.array(np.asarray(codes, np.int64)))
+    return pd.array(decoded, dtype="str")
+
+
+def list_array(
+    counts: np.ndarray, codes: np.ndarray, labels: Sequence[str]
+) -> pd.api.extensions.ExtensionArray:
+    """Per row, a list of `counts[row]` strings: ``labels[code]`` for the next codes of
+    `codes` (row after row). Each row's element reads as a Python list."""
+    offsets = np.zeros(len(counts) + 1, np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    items = pa.array(list(labels), pa.string()).take(pa.array(np.asarray(codes, np.int64)))
+    return pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(pa.array(offsets), items))

@@ -1,0 +1,178 @@
+"""Batch scoring on every core: the rows are split between this process and forked copies
+of it, one per further core, each scoring its share single-threaded.
+
+Scoring is per row (the population it ranks against is the feature store, not the batch), so
+the split changes no number: the parts, concatenated in order, equal one process's scores.
+Forking shares the models and the rows with the workers at no cost (copy on write). A worker
+writes its scores as an Arrow stream into shared memory mapped before the fork, so they come
+back without a copy or a Python object per row (the text columns are Arrow arrays); a result
+too large for that space comes back pickled through the worker's pipe. Most of a batch's
+time is single-threaded Python and numpy (reasons, tags, segments), which threads cannot
+share; processes can.
+
+Workers are used on Linux only (fork is unsafe on macOS) and for batches of at least
+`MIN_ROWS` per process (below that, the fork costs what it saves). Every process limits its
+OpenMP and BLAS pools to one thread while it scores: GNU OpenMP's thread pool does not survive
+a fork, and a worker that used it would wait forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import mmap
+import os
+import pickle
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from threadpoolctl import threadpool_limits
+
+from customer_ml.models.cellshap import thread_limit
+
+__all__ = ["MIN_ROWS", "map_rows", "worker_count"]
+
+MIN_ROWS = 25_000  # rows per process below which one process is as fast
+SPACE_PER_ROW = 4096  # shared memory reserved per row of a worker's result (pages: on use)
+SPACE_BASE = 16 << 20  # and per worker
+
+
+def worker_count(rows: int, workers: int = 0) -> int:
+    """Processes to score `rows` with: `workers` (0: one per core this process may use),
+    fewer when some would get less than `MIN_ROWS` rows; 1 where fork is not available."""
+    if sys.platform != "linux" or not hasattr(os, "fork"):
+        return 1
+    wanted = workers or len(os.sched_getaffinity(0))
+    return max(1, min(wanted, rows // MIN_ROWS))
+
+
+@dataclass
+class _Worker:
+    pid: int
+    pipe: int  # read end: the message (see `_run`)
+    space: mmap.mmap  # shared: the result as an Arrow stream
+
+
+def map_rows(
+    fn: Callable[[pd.DataFrame], pd.DataFrame], frame: pd.DataFrame, workers: int
+) -> pd.DataFrame:
+    """``fn(frame)``, computed as `workers` contiguous parts of `frame`'s rows, one per
+    process (this one takes the first, the others are forked); the results are concatenated
+    in row order. An error in a worker is raised here; an interrupted call stops its
+    workers."""
+    bounds = np.linspace(0, len(frame), workers + 1).astype(int).tolist()
+    parts = [frame.iloc[lo:hi].reset_index(drop=True) for lo, hi in itertools.pairwise(bounds)]
+    started: list[_Worker] = []
+    try:
+        for part in parts[1:]:
+            started.append(_fork(fn, part))
+        with _one_thread():
+            first = fn(parts[0])
+        results = [first, *(_collect(w, first.iloc[:0]) for w in started)]
+    finally:
+        for w in started:
+            _stop(w)
+    return pd.concat(results, ignore_index=True)
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    with threadpool_limits(limits=1), thread_limit(1):
+        yield
+
+
+def _fork(fn: Callable[[pd.DataFrame], pd.DataFrame], part: pd.DataFrame) -> _Worker:
+    space = mmap.mmap(-1, len(part) * SPACE_PER_ROW + SPACE_BASE)  # shared, anonymous
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write)
+        return _Worker(pid, read, space)
+    status = 1  # the worker: it never returns into the caller's code, whatever happens
+    try:
+        os.close(read)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C stops the parent, which stops us
+        message = _run(fn, part, space)
+        status = 0 if message[0] != "error" else 1
+        with os.fdopen(write, "wb") as pipe:
+            pipe.write(message[1])
+    finally:
+        os._exit(status)
+
+
+def _run(
+    fn: Callable[[pd.DataFrame], pd.DataFrame], part: pd.DataFrame, space: mmap.mmap
+) -> tuple[str, bytes]:
+    """In the worker: ``fn(part)``, written to `space` (the message: its size) or, if it
+    does not fit, pickled into the message; an exception is pickled into the message."""
+    try:
+        with _one_thread():
+            result = fn(part)
+        table = pa.Table.from_pandas(result, preserve_index=False)
+        sink = pa.FixedSizeBufferWriter(pa.py_buffer(space))
+        try:
+            with pa.ipc.new_stream(sink, table.schema) as stream:
+                stream.write_table(table)
+        except (pa.ArrowException, ValueError, OSError):  # too large for the space
+            return "pickle", pickle.dumps(("pickle", result), pickle.HIGHEST_PROTOCOL)
+        return "arrow", pickle.dumps(("arrow", sink.tell()))
+    except Exception as e:  # raised again in the parent
+        try:
+            return "error", pickle.dumps(("error", e))
+        except Exception:  # an exception that does not pickle: its text
+            return "error", pickle.dumps(("error", RuntimeError(f"{type(e).__name__}: {e}")))
+
+
+def _collect(worker: _Worker, template: pd.DataFrame) -> pd.DataFrame:
+    """A worker's result, with the column types of `template` (an empty result)."""
+    with os.fdopen(worker.pipe, "rb", closefd=False) as pipe:
+        message = pipe.read()
+    _, status = os.waitpid(worker.pid, 0)  # the pipe is closed: the worker has exited
+    if not message:
+        raise RuntimeError(
+            f"a scoring worker (pid {worker.pid}) stopped without a result "
+            f"({_describe(status)}); with scoring.workers: 1, no workers are used"
+        )
+    kind, value = pickle.loads(message)
+    if kind == "error":
+        raise value
+    if kind == "pickle":
+        return value
+    table = pa.ipc.open_stream(pa.py_buffer(worker.space)[:value]).read_all()
+    return _frame(table, template)
+
+
+def _frame(table: pa.Table, template: pd.DataFrame) -> pd.DataFrame:
+    """`table` as a frame with `template`'s column types (Arrow-backed columns without a
+    copy: the shared memory stays mapped while they use it)."""
+    columns = {}
+    for name, dtype in template.dtypes.items():
+        column = table.column(str(name))
+        if isinstance(dtype, pd.ArrowDtype | pd.StringDtype):
+            columns[name] = pd.array(column, dtype=dtype)
+        else:
+            columns[name] = column.to_pandas().astype(dtype)
+    return pd.DataFrame(columns)
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
+def _stop(worker: _Worker) -> None:
+    """Close the pipe and reap the worker (killing it first if it is still running)."""
+    with contextlib.suppress(OSError):
+        os.close(worker.pipe)
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(worker.pid, os.WNOHANG)
+        if not done:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGKILL)
+            os.waitpid(worker.pid, 0)

@@ -1,0 +1,133 @@
+"""Batch scoring in forked workers (`scoring.parallel`): the same scores as one process, to
+the last bit and in row order; errors and dead workers reported; every worker reaped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from customer_ml.config import load_config
+from customer_ml.scoring import parallel
+from customer_ml.scoring.models import load_models
+from customer_ml.scoring.score import CustomerScorer
+from customer_ml.scoring.store import read_store
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux")
+
+
+def rows(n: int) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"x": rng.normal(size=n), "k": np.arange(n)})
+
+
+def per_row(frame: pd.DataFrame) -> pd.DataFrame:
+    """Column types a scores frame has: numbers with NaN, ints, booleans, text, text lists."""
+    x = frame["x"].to_numpy()
+    words = [["up"] if v > 0 else ["down", "low"] for v in x]
+    return pd.DataFrame(
+        {
+            "k": frame["k"].to_numpy(),
+            "y": np.where(x > 1.5, np.nan, x * 2),
+            "positive": x > 0,
+            "name": pd.array([f"row {k}" for k in frame["k"]], dtype="str"),
+            "words": pd.arrays.ArrowExtensionArray(pa.array(words, pa.list_(pa.string()))),
+        }
+    )
+
+
+@pytest.fixture
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pids of the workers forked during a test."""
+    pids: list[int] = []
+    fork = parallel._fork
+
+    def spy(*args: object) -> parallel._Worker:
+        worker = fork(*args)  # type: ignore[arg-type]
+        pids.append(worker.pid)
+        return worker
+
+    monkeypatch.setattr(parallel, "_fork", spy)
+    return pids
+
+
+def reaped(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("space", ["shared memory", "pickled (too large for it)"])
+def test_parts_come_back_in_order_with_their_types(space, forks, monkeypatch) -> None:
+    if space != "shared memory":
+        monkeypatch.setattr(parallel, "SPACE_PER_ROW", 1)
+        monkeypatch.setattr(parallel, "SPACE_BASE", 64)
+    frame = rows(3001)
+    got = parallel.map_rows(per_row, frame, 3)
+    pd.testing.assert_frame_equal(got, per_row(frame))
+    assert got["words"].iloc[1] == per_row(frame.iloc[[1]])["words"].iloc[0]
+    assert len(forks) == 2 and all(reaped(p) for p in forks)
+
+
+def test_an_error_in_a_worker_is_raised_here(forks) -> None:
+    def fail_on_last_part(frame: pd.DataFrame) -> pd.DataFrame:
+        if frame["k"].iloc[0] > 0:
+            raise ValueError(f"bad row {frame['k'].iloc[0]}")
+        return per_row(frame)
+
+    with pytest.raises(ValueError, match="bad row 500"):
+        parallel.map_rows(fail_on_last_part, rows(1000), 2)
+    assert forks and all(reaped(p) for p in forks)
+
+
+def test_a_worker_that_dies_is_reported(forks) -> None:
+    def die_in_worker(frame: pd.DataFrame) -> pd.DataFrame:
+        if frame["k"].iloc[0] > 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return per_row(frame)
+
+    with pytest.raises(RuntimeError, match=r"killed by signal 9.*scoring.workers: 1"):
+        parallel.map_rows(die_in_worker, rows(1000), 2)
+    assert forks and all(reaped(p) for p in forks)
+
+
+@pytest.mark.parametrize(
+    ("rows_", "workers", "want"),
+    [
+        (1_000_000, 3, 3),
+        (60_000, 4, 2),  # at least MIN_ROWS each
+        (49_999, 2, 1),
+        (10, 0, 1),
+        (10**6, 1, 1),
+    ],
+)
+def test_worker_count(rows_: int, workers: int, want: int) -> None:
+    assert parallel.worker_count(rows_, workers) == want
+
+
+def test_one_worker_per_core_by_default_and_none_without_fork(monkeypatch) -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert parallel.worker_count(10**7) == cores
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert parallel.worker_count(10**7) == 1
+
+
+def test_forked_scoring_equals_one_process_to_the_last_bit(trained, forks, monkeypatch) -> None:
+    path, _ = trained
+    cfg = load_config(path)
+    scorer = CustomerScorer(load_models(cfg), read_store(cfg.paths.out), cfg)
+    frame = scorer.store.frame
+    one = scorer.score(frame, workers=1)
+    assert not forks
+    monkeypatch.setattr(parallel, "MIN_ROWS", 100)
+    many = scorer.score(frame, workers=3)
+    assert len(forks) == 2
+    pd.testing.assert_frame_equal(many, one, check_exact=True)
+    assert many["top_reasons"].iloc[-1] == one["top_reasons"].iloc[-1]
