@@ -94,7 +94,8 @@ class _BoosterScorer(Scorer):
         return self._frame(cell_shap(booster).contributions(m), X)
 
     def _frame(self, contrib: np.ndarray, X: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame(contrib, columns=[*self.features_in_, "base"], index=X.index)
+        columns = [*self.features_in_, "base"]
+        return pd.DataFrame(contrib, columns=columns, index=X.index, copy=False)
 
     def _predict_explain(
         self, booster: lgb.Booster, X: pd.DataFrame, m: np.ndarray

@@ -72,8 +72,8 @@ def map_rows(
         for part in parts[1:]:
             started.append(_fork(fn, part))
         with _one_thread():
-            first = fn(parts[0])
-        results = [first, *(_collect(w, first.iloc[:0]) for w in started)]
+            results = [fn(parts[0])]
+        results += [_collect(w) for w in started]
     finally:
         for w in started:
             _stop(w)
@@ -120,7 +120,7 @@ def _run(
                 stream.write_table(table)
         except (pa.ArrowException, ValueError, OSError):  # too large for the space
             return "pickle", pickle.dumps(("pickle", result), pickle.HIGHEST_PROTOCOL)
-        return "arrow", pickle.dumps(("arrow", sink.tell()))
+        return "arrow", pickle.dumps(("arrow", (sink.tell(), result.iloc[:0])))
     except Exception as e:  # raised again in the parent
         try:
             return "error", pickle.dumps(("error", e))
@@ -128,8 +128,8 @@ def _run(
             return "error", pickle.dumps(("error", RuntimeError(f"{type(e).__name__}: {e}")))
 
 
-def _collect(worker: _Worker, template: pd.DataFrame) -> pd.DataFrame:
-    """A worker's result, with the column types of `template` (an empty result)."""
+def _collect(worker: _Worker) -> pd.DataFrame:
+    """A worker's result."""
     with os.fdopen(worker.pipe, "rb", closefd=False) as pipe:
         message = pipe.read()
     _, status = os.waitpid(worker.pid, 0)  # the pipe is closed: the worker has exited
@@ -143,7 +143,8 @@ def _collect(worker: _Worker, template: pd.DataFrame) -> pd.DataFrame:
         raise value
     if kind == "pickle":
         return value
-    table = pa.ipc.open_stream(pa.py_buffer(worker.space)[:value]).read_all()
+    size, template = value  # the result's column types: an empty result
+    table = pa.ipc.open_stream(pa.py_buffer(worker.space)[:size]).read_all()
     return _frame(table, template)
 
 

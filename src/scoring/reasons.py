@@ -95,9 +95,11 @@ def score_contributions(
         if col in at and into in at:
             values[:, at[into]] += values[:, at[col]]
     keep = [k for k in range(len(names)) if k not in merged]
-    values = values[:, keep]
+    if merged:
+        values = values[:, keep]
     values[np.isnan(values)] = 0.0
-    return pd.DataFrame(values, columns=[names[k] for k in keep], index=frame.index)
+    # (pandas 3 copies an array passed to DataFrame unless told not to)
+    return pd.DataFrame(values, columns=[names[k] for k in keep], index=frame.index, copy=False)
 
 
 # ---- rendering ---------------------------------------------------------------------------
@@ -328,7 +330,7 @@ def render_reasons(
     # row by row in contiguous memory (argmax along rows of a column-major frame is slow)
     used = np.flatnonzero(np.any(values != 0, axis=0))
     names = contrib.columns[used]
-    values = np.ascontiguousarray(values[:, used])
+    values = np.ascontiguousarray(values if len(used) == values.shape[1] else values[:, used])
     k = min(n, values.shape[1])
     top = np.empty((len(values), k), np.int64)
     size_left = np.abs(values)
