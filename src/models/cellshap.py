@@ -205,12 +205,12 @@ class CellShap:
         n = len(X)
         bounds = [(i * n // k, (i + 1) * n // k) for i in range(k)]
         rows = _each(lambda b: self._accumulate(tables, b[0], b[1], predict), bounds, k)
-        contrib = np.concatenate([c for c, _ in rows], axis=1)
+        contrib = _joined([c for c, _ in rows], axis=1)
         contrib[-1] += self.constant
         if not predict:
             return None, contrib.T
         assert self.output is not None
-        raw = np.concatenate([r for _, r in rows if r is not None])
+        raw = _joined([r for _, r in rows if r is not None], axis=0)
         return self.output(raw), contrib.T
 
     def _tabulate(
@@ -274,6 +274,11 @@ def _interval(x: np.ndarray, feat: _Feature) -> np.ndarray:
         np.add(c, x > t, out=c)  # +inf lies below nothing
     c[np.isnan(x)] = len(feat.bounds)
     return c
+
+
+def _joined(parts: list[np.ndarray], axis: int) -> np.ndarray:
+    """``np.concatenate(parts, axis)``, without copying a single part."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axis)
 
 
 def _each(fn: Callable[[Any], Any], items: list[Any], threads: int) -> list[Any]:
