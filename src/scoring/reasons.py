@@ -274,6 +274,16 @@ def _recency(days: np.ndarray, gap: np.ndarray, up: np.ndarray) -> tuple[np.ndar
     return codes, texts
 
 
+def _unknown(name: str) -> str:
+    """ "usual gap unknown": the catalogue's name for the feature (its description up to a
+    colon, comma or parenthesis), else the column name in words."""
+    try:
+        text = describe(name)[0]
+    except KeyError:
+        text = name.replace("_", " ")
+    return re.split(r":|,| \(", text)[0] + " unknown"
+
+
 def _render_column(
     name: str, frame: pd.DataFrame, rows: np.ndarray, contrib: np.ndarray, horizon: str
 ) -> tuple[np.ndarray, list[str]]:
@@ -312,7 +322,7 @@ def _render_column(
         key = np.where(missing, np.nan, values).view(np.int64)  # one NaN
     codes, texts = _each_distinct(values, how.one, key, up)
     if missing.any():
-        unknown = name.replace("_", " ") + " unknown"
+        unknown = _unknown(name)
         codes[missing] = len(texts) + up[missing]
         texts += [ARROWS[0] + unknown, ARROWS[1] + unknown]
     return codes, texts

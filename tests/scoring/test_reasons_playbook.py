@@ -47,6 +47,14 @@ def test_reasons_rank_by_size_and_render_values_with_direction() -> None:
     ]
 
 
+def test_a_missing_value_is_named_as_the_catalogue_names_it() -> None:
+    frame = pd.DataFrame({"ipt_mean_days": [np.nan, 12.0], "monetary_std": [np.nan, 1.5]})
+    contrib = pd.DataFrame({"ipt_mean_days": [-0.2, 0.1], "monetary_std": [0.1, 0.0]})
+    got = render_reasons(contrib, frame, n=2)
+    assert got[0] == ["↓ usual gap unknown", "↑ spread of spend per purchase unknown"]
+    assert got[1] == ["↑ usual gap between purchases 12 days"]
+
+
 def test_trend_extremes_and_horizon_wording() -> None:
     frame = pd.DataFrame({"purchases_trend_30d": [1.0, -1.0], "bgnbd_p_any": [0.25, 0.5]})
     contrib = pd.DataFrame({"purchases_trend_30d": [1.0, 1.0], "bgnbd_p_any": [0.5, 0.1]})
@@ -146,7 +154,8 @@ def test_each_value_renders_as_if_formatted_alone() -> None:
     ]:
         contrib = pd.DataFrame({col: np.ones(n)})
         got = [r[0] for r in render_reasons(contrib, frame, n=1)]
-        label = col.replace("_", " ") + " unknown"
+        names = {"recency_days": "days since the last purchase", "monetary_total": "total spend"}
+        label = names.get(col, col.replace("_", " ")) + " unknown"  # the catalogue's name
         whole = col == "monetary_total"  # amounts from 100 on: whole units
         want = [
             "↑ "
