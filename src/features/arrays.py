@@ -14,8 +14,7 @@ __all__ = ["list_array", "text_array"]
 
 def text_array(codes: np.ndarray, labels: Sequence[str]) -> pd.api.extensions.ExtensionArray:
     """``labels[code]`` per row, as a pandas string array."""
-    decoded = pa.array(list(labels), pa.string()).take(pa.array(np.asarray(codes, np.int64)))
-    return pd.array(decoded, dtype="str")
+    return pd.array(_taken(codes, labels), dtype="str")
 
 
 def list_array(
@@ -25,5 +24,9 @@ def list_array(
     `codes` (row after row). Each row's element reads as a Python list."""
     offsets = np.zeros(len(counts) + 1, np.int32)
     np.cumsum(counts, out=offsets[1:])
-    items = pa.array(list(labels), pa.string()).take(pa.array(np.asarray(codes, np.int64)))
+    items = _taken(codes, labels)
     return pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(pa.array(offsets), items))
+
+
+def _taken(codes: np.ndarray, labels: Sequence[str]) -> pa.Array:
+    return pa.array(list(labels), pa.string()).take(pa.array(np.asarray(codes, np.int64)))

@@ -43,8 +43,9 @@ SPACE_BASE = 16 << 20  # and per worker
 
 
 def worker_count(rows: int, workers: int = 0) -> int:
-    """Processes to score `rows` with: `workers` (0: one per core this process may use),
-    fewer when some would get less than `MIN_ROWS` rows; 1 where fork is not available."""
+    """Processes to score `rows` with: `workers` (0: one per core this process may use; set
+    it where a CPU quota allows fewer), fewer when some would get less than `MIN_ROWS` rows;
+    1 where fork is not available."""
     if sys.platform != "linux" or not hasattr(os, "fork"):
         return 1
     wanted = workers or len(os.sched_getaffinity(0))
@@ -55,7 +56,7 @@ def worker_count(rows: int, workers: int = 0) -> int:
 class _Worker:
     pid: int
     pipe: int  # read end: the message (see `_run`)
-    space: mmap.mmap  # shared: the result as an Arrow stream
+    space: mmap.mmap | None  # shared: the result as an Arrow stream
 
 
 def map_rows(
@@ -87,7 +88,10 @@ def _one_thread() -> Iterator[None]:
 
 
 def _fork(fn: Callable[[pd.DataFrame], pd.DataFrame], part: pd.DataFrame) -> _Worker:
-    space = mmap.mmap(-1, len(part) * SPACE_PER_ROW + SPACE_BASE)  # shared, anonymous
+    try:  # shared and anonymous; pages are taken as they are written
+        space: mmap.mmap | None = mmap.mmap(-1, len(part) * SPACE_PER_ROW + SPACE_BASE)
+    except OSError:  # e.g. strict overcommit: the result comes pickled
+        space = None
     read, write = os.pipe()
     pid = os.fork()
     if pid:
@@ -106,14 +110,17 @@ def _fork(fn: Callable[[pd.DataFrame], pd.DataFrame], part: pd.DataFrame) -> _Wo
 
 
 def _run(
-    fn: Callable[[pd.DataFrame], pd.DataFrame], part: pd.DataFrame, space: mmap.mmap
+    fn: Callable[[pd.DataFrame], pd.DataFrame], part: pd.DataFrame, space: mmap.mmap | None
 ) -> tuple[str, bytes]:
-    """In the worker: ``fn(part)``, written to `space` (the message: its size) or, if it
-    does not fit, pickled into the message; an exception is pickled into the message."""
+    """In the worker: ``fn(part)``, written to `space` (the message: its size and column
+    types) or, without space or if it does not fit, pickled into the message; an exception
+    is pickled into the message."""
     try:
         with _one_thread():
             result = fn(part)
-        table = pa.Table.from_pandas(result, preserve_index=False)
+        if space is None:
+            return "pickle", pickle.dumps(("pickle", result), pickle.HIGHEST_PROTOCOL)
+        table = pa.Table.from_pandas(result, preserve_index=False, nthreads=1)
         sink = pa.FixedSizeBufferWriter(pa.py_buffer(space))
         try:
             with pa.ipc.new_stream(sink, table.schema) as stream:
@@ -144,6 +151,7 @@ def _collect(worker: _Worker) -> pd.DataFrame:
     if kind == "pickle":
         return value
     size, template = value  # the result's column types: an empty result
+    assert worker.space is not None
     table = pa.ipc.open_stream(pa.py_buffer(worker.space)[:size]).read_all()
     return _frame(table, template)
 

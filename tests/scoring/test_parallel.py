@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -64,11 +65,13 @@ def reaped(pid: int) -> bool:
     return False
 
 
-@pytest.mark.parametrize("space", ["shared memory", "pickled (too large for it)"])
+@pytest.mark.parametrize("space", ["shared memory", "too large for it", "none to be had"])
 def test_parts_come_back_in_order_with_their_types(space, forks, monkeypatch) -> None:
-    if space != "shared memory":
+    if space == "too large for it":
         monkeypatch.setattr(parallel, "SPACE_PER_ROW", 1)
         monkeypatch.setattr(parallel, "SPACE_BASE", 64)
+    if space == "none to be had":  # the result comes pickled through the pipe
+        monkeypatch.setattr(parallel.mmap, "mmap", mock.Mock(side_effect=OSError(12, "no")))
     frame = rows(3001)
     got = parallel.map_rows(per_row, frame, 3)
     pd.testing.assert_frame_equal(got, per_row(frame))
