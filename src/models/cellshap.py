@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import itertools
 import math
 import weakref
 from collections.abc import Callable, Iterator
@@ -188,10 +189,10 @@ class CellShap:
             return pred, np.asarray(self.booster.predict(X, pred_contrib=True))
         if predict and self.output is None:
             return np.asarray(self.booster.predict(X)), self._explain(X, predict=False)[1]
-        if len(X) > CHUNK_ROWS:
+        if len(X) > CHUNK_ROWS:  # equal chunks: none falls under MIN_ROWS to pred_contrib
+            bounds = np.linspace(0, len(X), -(-len(X) // CHUNK_ROWS) + 1).astype(int).tolist()
             parts = [
-                self._explain(X[i : i + CHUNK_ROWS], predict=predict)
-                for i in range(0, len(X), CHUNK_ROWS)
+                self._explain(X[lo:hi], predict=predict) for lo, hi in itertools.pairwise(bounds)
             ]
             contrib = np.concatenate([c for _, c in parts])
             preds = [p for p, _ in parts if p is not None]

@@ -2,7 +2,11 @@
 of it, one per further core, each scoring its share single-threaded.
 
 Scoring is per row (the population it ranks against is the feature store, not the batch), so
-the split changes no number: the parts, concatenated in order, equal one process's scores.
+the split changes no number: the parts, concatenated in order, equal one process's scores bit
+for bit. (TreeSHAP is tabulated per cell for every part of at least `MIN_ROWS` rows, as for
+the whole batch, and each row adds its trees' values in tree order; only batches of under
+2,000 rows, which are never split, take LightGBM's `pred_contrib`, whose sums differ in the
+last bits.)
 Forking shares the models and the rows with the workers at no cost (copy on write). A worker
 writes its scores as an Arrow stream into shared memory mapped before the fork, so they come
 back without a copy or a Python object per row (the text columns are Arrow arrays); a result
@@ -19,6 +23,7 @@ a fork, and a worker that used it would wait forever.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import itertools
 import mmap
 import os
@@ -40,6 +45,7 @@ __all__ = ["MIN_ROWS", "map_rows", "worker_count"]
 MIN_ROWS = 25_000  # rows per process below which one process is as fast
 SPACE_PER_ROW = 4096  # shared memory reserved per row of a worker's result (pages: on use)
 SPACE_BASE = 16 << 20  # and per worker
+PR_SET_PDEATHSIG = 1  # Linux prctl option
 
 
 def worker_count(rows: int, workers: int = 0) -> int:
@@ -57,27 +63,34 @@ class _Worker:
     pid: int
     pipe: int  # read end: the message (see `_run`)
     space: mmap.mmap | None  # shared: the result as an Arrow stream
+    reaped: bool = False
 
 
 def map_rows(
     fn: Callable[[pd.DataFrame], pd.DataFrame], frame: pd.DataFrame, workers: int
 ) -> pd.DataFrame:
     """``fn(frame)``, computed as `workers` contiguous parts of `frame`'s rows, one per
-    process (this one takes the first, the others are forked); the results are concatenated
-    in row order. An error in a worker is raised here; an interrupted call stops its
-    workers."""
+    process (this one takes the first, the others are forked; a part whose fork fails is
+    computed here too); the results are concatenated in row order. An error in a worker is
+    raised here; an interrupted call stops its workers."""
     bounds = np.linspace(0, len(frame), workers + 1).astype(int).tolist()
     parts = [frame.iloc[lo:hi].reset_index(drop=True) for lo, hi in itertools.pairwise(bounds)]
-    started: list[_Worker] = []
+    started: list[_Worker | None] = []
     try:
         for part in parts[1:]:
             started.append(_fork(fn, part))
         with _one_thread():
             results = [fn(parts[0])]
-        results += [_collect(w) for w in started]
+            results += [fn(p) for p, w in zip(parts[1:], started, strict=True) if w is None]
+        mine = len(results)
+        results += [_collect(w) for w in started if w is not None]
+        at = iter(results[1:mine])  # the parts done here, back in their places
+        theirs = iter(results[mine:])
+        results = [results[0], *(next(at if w is None else theirs) for w in started)]
     finally:
         for w in started:
-            _stop(w)
+            if w is not None:
+                _stop(w)
     return pd.concat(results, ignore_index=True)
 
 
@@ -87,13 +100,20 @@ def _one_thread() -> Iterator[None]:
         yield
 
 
-def _fork(fn: Callable[[pd.DataFrame], pd.DataFrame], part: pd.DataFrame) -> _Worker:
+def _fork(fn: Callable[[pd.DataFrame], pd.DataFrame], part: pd.DataFrame) -> _Worker | None:
+    """A worker computing ``fn(part)``; None if the process cannot be forked (e.g. a limit on
+    processes, or no memory for a copy under strict overcommit)."""
     try:  # shared and anonymous; pages are taken as they are written
         space: mmap.mmap | None = mmap.mmap(-1, len(part) * SPACE_PER_ROW + SPACE_BASE)
     except OSError:  # e.g. strict overcommit: the result comes pickled
         space = None
     read, write = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read)
+        os.close(write)
+        return None
     if pid:
         os.close(write)
         return _Worker(pid, read, space)
@@ -101,6 +121,7 @@ def _fork(fn: Callable[[pd.DataFrame], pd.DataFrame], part: pd.DataFrame) -> _Wo
     try:
         os.close(read)
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C stops the parent, which stops us
+        _die_with_parent()
         message = _run(fn, part, space)
         status = 0 if message[0] != "error" else 1
         with os.fdopen(write, "wb") as pipe:
@@ -120,12 +141,12 @@ def _run(
             result = fn(part)
         if space is None:
             return "pickle", pickle.dumps(("pickle", result), pickle.HIGHEST_PROTOCOL)
-        table = pa.Table.from_pandas(result, preserve_index=False, nthreads=1)
         sink = pa.FixedSizeBufferWriter(pa.py_buffer(space))
         try:
+            table = pa.Table.from_pandas(result, preserve_index=False, nthreads=1)
             with pa.ipc.new_stream(sink, table.schema) as stream:
                 stream.write_table(table)
-        except (pa.ArrowException, ValueError, OSError):  # too large for the space
+        except (pa.ArrowException, ValueError, TypeError, OSError):  # too large; not Arrow
             return "pickle", pickle.dumps(("pickle", result), pickle.HIGHEST_PROTOCOL)
         return "arrow", pickle.dumps(("arrow", (sink.tell(), result.iloc[:0])))
     except Exception as e:  # raised again in the parent
@@ -135,11 +156,18 @@ def _run(
             return "error", pickle.dumps(("error", RuntimeError(f"{type(e).__name__}: {e}")))
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker if the parent dies (even by SIGKILL)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def _collect(worker: _Worker) -> pd.DataFrame:
     """A worker's result."""
     with os.fdopen(worker.pipe, "rb", closefd=False) as pipe:
         message = pipe.read()
     _, status = os.waitpid(worker.pid, 0)  # the pipe is closed: the worker has exited
+    worker.reaped = True
     if not message:
         raise RuntimeError(
             f"a scoring worker (pid {worker.pid}) stopped without a result "
@@ -179,6 +207,8 @@ def _stop(worker: _Worker) -> None:
     """Close the pipe and reap the worker (killing it first if it is still running)."""
     with contextlib.suppress(OSError):
         os.close(worker.pipe)
+    if worker.reaped:  # its pid may belong to another process by now
+        return
     with contextlib.suppress(ChildProcessError):
         done, _ = os.waitpid(worker.pid, os.WNOHANG)
         if not done:

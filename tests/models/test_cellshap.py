@@ -144,9 +144,29 @@ def test_large_batches_are_tabulated_in_chunks(monkeypatch) -> None:
     X, y = data(4000)
     b = booster(X, y)
     rows = new_rows(7000, b)
-    monkeypatch.setattr(cellshap, "CHUNK_ROWS", 2500)  # chunks of 2500, 2500 and 2000 rows
+    monkeypatch.setattr(cellshap, "CHUNK_ROWS", 2500)  # equal chunks of 2334, 2333, 2333 rows
     got = CellShap(b).contributions(rows)
     np.testing.assert_allclose(got, b.predict(rows, pred_contrib=True), rtol=0, atol=1e-12)
+
+
+def test_no_chunk_is_left_small_enough_for_pred_contrib(monkeypatch) -> None:
+    X, y = data(4000)
+    b = booster(X, y)
+    rows = new_rows(5100, b)
+    # chunks of 1700, not 2500 + 2500 + a tail of 100 that one pred_contrib call would explain
+    monkeypatch.setattr(cellshap, "CHUNK_ROWS", 2500)
+    monkeypatch.setattr(cellshap, "MIN_ROWS", 1000)
+    calls: list[dict[str, object]] = []
+    predict = b.predict
+
+    def spy(data: np.ndarray, **kw: object) -> np.ndarray:
+        calls.append(kw)
+        return predict(data, **kw)
+
+    monkeypatch.setattr(b, "predict", spy)
+    got = CellShap(b, threads=1).contributions(rows)
+    assert calls and all("num_iteration" in kw for kw in calls)  # one tree at a time: cells
+    np.testing.assert_allclose(got, predict(rows, pred_contrib=True), rtol=0, atol=1e-12)
 
 
 def label(y: np.ndarray, objective: str) -> np.ndarray:

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 
 from customer_ml.config import load_config
+from customer_ml.models import cellshap
 from customer_ml.scoring import parallel
 from customer_ml.scoring.models import load_models
 from customer_ml.scoring.score import CustomerScorer
@@ -79,6 +80,30 @@ def test_parts_come_back_in_order_with_their_types(space, forks, monkeypatch) ->
     assert len(forks) == 2 and all(reaped(p) for p in forks)
 
 
+def test_a_result_arrow_cannot_hold_comes_pickled(forks) -> None:
+    def mixed(frame: pd.DataFrame) -> pd.DataFrame:  # ints and text in one object column
+        return pd.DataFrame({"id": pd.array([k if k % 2 else str(k) for k in frame["k"]], object)})
+
+    frame = rows(1000)
+    pd.testing.assert_frame_equal(parallel.map_rows(mixed, frame, 2), mixed(frame))
+    assert len(forks) == 1
+
+
+def test_parts_whose_fork_fails_are_computed_here(monkeypatch) -> None:
+    forks = iter([OSError(11, "no more processes"), None])
+    real = os.fork
+
+    def fork() -> int:
+        failure = next(forks)
+        if failure is not None:
+            raise failure
+        return real()
+
+    monkeypatch.setattr(parallel.os, "fork", fork)
+    frame = rows(3000)
+    pd.testing.assert_frame_equal(parallel.map_rows(per_row, frame, 3), per_row(frame))
+
+
 def test_an_error_in_a_worker_is_raised_here(forks) -> None:
     def fail_on_last_part(frame: pd.DataFrame) -> pd.DataFrame:
         if frame["k"].iloc[0] > 0:
@@ -127,9 +152,10 @@ def test_forked_scoring_equals_one_process_to_the_last_bit(trained, forks, monke
     cfg = load_config(path)
     scorer = CustomerScorer(load_models(cfg), read_store(cfg.paths.out), cfg)
     frame = scorer.store.frame
-    one = scorer.score(frame, workers=1)
-    assert not forks
+    assert len(scorer.score(frame)) == len(frame) and not forks  # too few rows to fork
     monkeypatch.setattr(parallel, "MIN_ROWS", 100)
+    monkeypatch.setattr(cellshap, "MIN_ROWS", 100)  # TreeSHAP by cells in every part
+    one = scorer.score(frame, workers=1)
     many = scorer.score(frame, workers=3)
     assert len(forks) == 2
     pd.testing.assert_frame_equal(many, one, check_exact=True)
