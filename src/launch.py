@@ -8,8 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 __all__ = ["REPO", "free_port", "service_command", "start_service", "stop_service"]
 
@@ -38,26 +40,37 @@ def start_service(
 
     port = free_port()
     full = os.environ | {"CUSTOMER_ML_CONFIG": str(config), "BENTOML_DO_NOT_TRACK": "true"}
-    proc = subprocess.Popen(
-        service_command("127.0.0.1", port),
-        env=full | (env or {}),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("bentoml serve exited during start-up")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    stop_service(proc)
-    raise RuntimeError(f"the service did not become ready in {timeout_s:.0f} s")
+    # the service's output goes to an unlinked file: read back if start-up fails, freed when
+    # the service exits (a pipe nobody reads would block it once full)
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            service_command("127.0.0.1", port),
+            env=full | (env or {}),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"bentoml serve exited during start-up:\n{_tail(log)}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    return proc, url
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        stop_service(proc)
+        raise RuntimeError(
+            f"the service did not become ready in {timeout_s:.0f} s; its output ends:\n{_tail(log)}"
+        )
+
+
+def _tail(log: IO[bytes], size: int = 4000) -> str:
+    log.seek(0, os.SEEK_END)
+    log.seek(max(0, log.tell() - size))
+    return log.read().decode(errors="replace")
 
 
 def stop_service(proc: subprocess.Popen[bytes], *, kill: bool = False) -> None:

@@ -27,29 +27,35 @@ __all__ = [
 ]
 
 
-# mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI; what we set ourselves must not
-# read back as the user's override (a notebook opening a second project's store)
-_ours: set[str] = set()
+_URI_VARS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
 def tracking_uri(mlruns: Path) -> str:
     """`MLFLOW_TRACKING_URI` if the user set it, else sqlite:///<mlruns>/mlflow.db."""
     env = os.environ.get("MLFLOW_TRACKING_URI")
-    if env and env not in _ours:
+    if env:
         return env
     return f"sqlite:///{Path(mlruns).resolve() / 'mlflow.db'}"
 
 
 def open_store(mlruns: Path) -> MlflowClient:
-    """Point MLflow at the store (creating mlruns/ for the default sqlite one)."""
+    """Point MLflow at the store (creating mlruns/ for the default sqlite one).
+
+    ``mlflow.set_tracking_uri`` also exports the URI to the environment; it is put back as
+    the user left it, so that a URI chosen here never reads back as the user's override: not
+    by a second project's store in this process, nor by a process started from it (the
+    service, a notebook kernel)."""
     uri = tracking_uri(mlruns)
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    env = os.environ.get("MLFLOW_TRACKING_URI")
-    if not (env and env not in _ours):  # not the user's override: remember it is ours
-        _ours.add(uri)
+    before = {k: os.environ.get(k) for k in _URI_VARS}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    for key, value in before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import mlflow
@@ -168,6 +169,8 @@ def test_cli_evaluate_train_list_promote(tmp_path) -> None:
 def test_a_second_store_in_the_same_process_is_not_shadowed(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     open_store(tmp_path / "a")
+    # nor in a process started from this one (the service): nothing is left exported
+    assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
     assert tracking_uri(tmp_path / "b") == f"sqlite:///{(tmp_path / 'b').resolve()}/mlflow.db"
     # a user's own override is honoured, also after a store was opened
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mine.db'}")
