@@ -21,6 +21,8 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
@@ -151,8 +153,8 @@ def write_scores(scores: pd.DataFrame, folder: Path) -> None:
     write_parquet(scores, folder / "scores.parquet")
     flat = scores.copy()
     for col in LIST_COLUMNS:
-        if col in flat:
-            flat[col] = [" | ".join(v) for v in flat[col]]
+        if col in flat:  # joined in Arrow: no Python list per customer
+            flat[col] = pd.array(pc.binary_join(pa.array(flat[col]), " | "), dtype="str")
     flat.to_csv(folder / "scores.csv", index=False)
 
 

@@ -9,7 +9,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["list_array", "text_array"]
+__all__ = ["first_rows", "list_array", "text_array"]
+
+
+def first_rows(codes: np.ndarray, n: int) -> np.ndarray:
+    """For each of `n` codes (0..n-1, each present), the first row that has it: the row to
+    render that code's text from."""
+    first = np.empty(n, np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    return first
 
 
 def text_array(codes: np.ndarray, labels: Sequence[str]) -> pd.api.extensions.ExtensionArray:

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from customer_ml.config import TagsConfig
-from customer_ml.features.arrays import text_array
+from customer_ml.features.arrays import first_rows, text_array
 
 __all__ = [
     "LIFECYCLE_STAGES",
@@ -166,8 +166,7 @@ def _row_lists(parts: list[tuple[np.ndarray, np.ndarray]]) -> pd.api.extensions.
     combo = np.zeros(n, np.int64)
     for codes, names in parts:
         combo, _ = pd.factorize(combo * len(names) + codes)
-    first = np.empty(int(combo.max()) + 1 if n else 0, np.int64)
-    first[combo] = np.arange(n)
+    first = first_rows(combo, int(combo.max()) + 1 if n else 0)
     columns = [names[codes[first]] for codes, names in parts]
     lists = [[t for t in row if t] for row in zip(*columns, strict=True)]
     distinct = pa.array(lists, pa.list_(pa.string()))

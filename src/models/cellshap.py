@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import itertools
 import math
 import weakref
 from collections.abc import Callable, Iterator
@@ -190,10 +189,8 @@ class CellShap:
         if predict and self.output is None:
             return np.asarray(self.booster.predict(X)), self._explain(X, predict=False)[1]
         if len(X) > CHUNK_ROWS:  # equal chunks: none falls under MIN_ROWS to pred_contrib
-            bounds = np.linspace(0, len(X), -(-len(X) // CHUNK_ROWS) + 1).astype(int).tolist()
-            parts = [
-                self._explain(X[lo:hi], predict=predict) for lo, hi in itertools.pairwise(bounds)
-            ]
+            chunks = _even(len(X), math.ceil(len(X) / CHUNK_ROWS))
+            parts = [self._explain(X[lo:hi], predict=predict) for lo, hi in chunks]
             contrib = np.concatenate([c for _, c in parts])
             preds = [p for p, _ in parts if p is not None]
             return (np.concatenate(preds) if predict else None), contrib
@@ -203,9 +200,7 @@ class CellShap:
         found = _each(lambda job: self._tabulate(X, classes, job[0], job[1], predict), jobs, k)
         tables = {t.tree.index: t for part in found for t in part}
         # every row adds up its trees in tree order (LightGBM's order for the prediction)
-        n = len(X)
-        bounds = [(i * n // k, (i + 1) * n // k) for i in range(k)]
-        rows = _each(lambda b: self._accumulate(tables, b[0], b[1], predict), bounds, k)
+        rows = _each(lambda b: self._accumulate(tables, b[0], b[1], predict), _even(len(X), k), k)
         contrib = _joined([c for c, _ in rows], axis=1)
         contrib[-1] += self.constant
         if not predict:
@@ -275,6 +270,11 @@ def _interval(x: np.ndarray, feat: _Feature) -> np.ndarray:
         np.add(c, x > t, out=c)  # +inf lies below nothing
     c[np.isnan(x)] = len(feat.bounds)
     return c
+
+
+def _even(n: int, k: int) -> list[tuple[int, int]]:
+    """`k` contiguous ranges of 0..n, as equal as can be."""
+    return [(i * n // k, (i + 1) * n // k) for i in range(k)]
 
 
 def _joined(parts: list[np.ndarray], axis: int) -> np.ndarray:

@@ -75,18 +75,12 @@ def map_rows(
     raised here; an interrupted call stops its workers."""
     bounds = np.linspace(0, len(frame), workers + 1).astype(int).tolist()
     parts = [frame.iloc[lo:hi].reset_index(drop=True) for lo, hi in itertools.pairwise(bounds)]
-    started: list[_Worker | None] = []
+    started: list[_Worker | None] = [None]  # per part; None: computed here
     try:
-        for part in parts[1:]:
-            started.append(_fork(fn, part))
+        started += [_fork(fn, part) for part in parts[1:]]
         with _one_thread():
-            results = [fn(parts[0])]
-            results += [fn(p) for p, w in zip(parts[1:], started, strict=True) if w is None]
-        mine = len(results)
-        results += [_collect(w) for w in started if w is not None]
-        at = iter(results[1:mine])  # the parts done here, back in their places
-        theirs = iter(results[mine:])
-        results = [results[0], *(next(at if w is None else theirs) for w in started)]
+            here = {i: fn(p) for i, (p, w) in enumerate(zip(parts, started, strict=True)) if not w}
+        results = [here[i] if w is None else _collect(w) for i, w in enumerate(started)]
     finally:
         for w in started:
             if w is not None:
@@ -122,38 +116,46 @@ def _fork(fn: Callable[[pd.DataFrame], pd.DataFrame], part: pd.DataFrame) -> _Wo
         os.close(read)
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C stops the parent, which stops us
         _die_with_parent()
-        message = _run(fn, part, space)
-        status = 0 if message[0] != "error" else 1
+        ok, message = _run(fn, part, space)
+        status = 0 if ok else 1
         with os.fdopen(write, "wb") as pipe:
-            pipe.write(message[1])
+            pipe.write(message)
     finally:
         os._exit(status)
 
 
 def _run(
     fn: Callable[[pd.DataFrame], pd.DataFrame], part: pd.DataFrame, space: mmap.mmap | None
-) -> tuple[str, bytes]:
-    """In the worker: ``fn(part)``, written to `space` (the message: its size and column
-    types) or, without space or if it does not fit, pickled into the message; an exception
-    is pickled into the message."""
+) -> tuple[bool, bytes]:
+    """In the worker: whether ``fn(part)`` worked, and the message for the parent: the
+    result's size in `space` and its column types, or (without space, or if it does not fit)
+    the result pickled, or the exception."""
     try:
         with _one_thread():
             result = fn(part)
-        if space is None:
-            return "pickle", pickle.dumps(("pickle", result), pickle.HIGHEST_PROTOCOL)
-        sink = pa.FixedSizeBufferWriter(pa.py_buffer(space))
-        try:
-            table = pa.Table.from_pandas(result, preserve_index=False, nthreads=1)
-            with pa.ipc.new_stream(sink, table.schema) as stream:
-                stream.write_table(table)
-        except (pa.ArrowException, ValueError, TypeError, OSError):  # too large; not Arrow
-            return "pickle", pickle.dumps(("pickle", result), pickle.HIGHEST_PROTOCOL)
-        return "arrow", pickle.dumps(("arrow", (sink.tell(), result.iloc[:0])))
+        size = _write(result, space)
+        message = ("pickle", result) if size is None else ("arrow", (size, result.iloc[:0]))
+        return True, pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
     except Exception as e:  # raised again in the parent
         try:
-            return "error", pickle.dumps(("error", e))
+            return False, pickle.dumps(("error", e))
         except Exception:  # an exception that does not pickle: its text
-            return "error", pickle.dumps(("error", RuntimeError(f"{type(e).__name__}: {e}")))
+            return False, pickle.dumps(("error", RuntimeError(f"{type(e).__name__}: {e}")))
+
+
+def _write(result: pd.DataFrame, space: mmap.mmap | None) -> int | None:
+    """`result` as an Arrow stream into `space`: its size; None without space, or when it
+    does not fit or Arrow cannot hold it."""
+    if space is None:
+        return None
+    sink = pa.FixedSizeBufferWriter(pa.py_buffer(space))
+    try:
+        table = pa.Table.from_pandas(result, preserve_index=False, nthreads=1)
+        with pa.ipc.new_stream(sink, table.schema) as stream:
+            stream.write_table(table)
+    except (pa.ArrowException, ValueError, TypeError, OSError):
+        return None
+    return int(sink.tell())
 
 
 def _die_with_parent() -> None:

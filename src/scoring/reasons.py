@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from customer_ml.features.arrays import list_array
+from customer_ml.features.arrays import first_rows, list_array
 from customer_ml.features.catalogue import describe
 from customer_ml.models.scorers import Scorer
 
@@ -224,20 +224,13 @@ def _cents(x: np.ndarray) -> np.ndarray:
     return key
 
 
-def _first(codes: np.ndarray, n: int) -> np.ndarray:
-    """For each of `n` codes, the first row that has it."""
-    first = np.empty(n, np.int64)
-    first[codes[::-1]] = np.arange(len(codes))[::-1]
-    return first
-
-
 def _distinct(
     values: np.ndarray, render: Callable[[Any], str], key: np.ndarray
 ) -> tuple[np.ndarray, list[str]]:
     """Per row, a code into the returned texts: ``render(value)`` once per distinct `key`
     (values with one key render alike)."""
     codes, uniques = pd.factorize(key, use_na_sentinel=False)
-    return codes, [render(v) for v in values[_first(codes, len(uniques))].tolist()]
+    return codes, [render(v) for v in values[first_rows(codes, len(uniques))].tolist()]
 
 
 def _each_distinct(
@@ -247,7 +240,7 @@ def _each_distinct(
     the score) and ``render(value)``, rendered once per distinct pair of `key` and arrow."""
     codes, _ = pd.factorize(key, use_na_sentinel=False)
     codes, uniques = pd.factorize(2 * codes + up)
-    first = _first(codes, len(uniques))
+    first = first_rows(codes, len(uniques))
     texts = [
         ARROWS[u] + render(v)
         for v, u in zip(values[first].tolist(), up[first].tolist(), strict=True)

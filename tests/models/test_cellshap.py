@@ -144,7 +144,7 @@ def test_large_batches_are_tabulated_in_chunks(monkeypatch) -> None:
     X, y = data(4000)
     b = booster(X, y)
     rows = new_rows(7000, b)
-    monkeypatch.setattr(cellshap, "CHUNK_ROWS", 2500)  # equal chunks of 2334, 2333, 2333 rows
+    monkeypatch.setattr(cellshap, "CHUNK_ROWS", 2500)  # equal chunks of 2333, 2333, 2334 rows
     got = CellShap(b).contributions(rows)
     np.testing.assert_allclose(got, b.predict(rows, pred_contrib=True), rtol=0, atol=1e-12)
 
