@@ -208,6 +208,11 @@ class FeaturesConfig(Strict):
     event_windows: tuple[int, ...] = (30, 90)
     age_column: str | None = Field("age", description="attribute banded into age_band")
     age_bands: tuple[int, ...] = (18, 25, 35, 45, 55, 65)
+    engine: Literal["arrays", "sql"] = Field(
+        "arrays",
+        description="arrays: DuckDB streams the history, numpy reduces each customer's rows "
+        "(faster); sql: one DuckDB aggregation (the same SQL runs in a warehouse)",
+    )
 
     @field_validator("windows", "event_windows")
     @classmethod

@@ -17,7 +17,15 @@ import pyarrow as pa
 
 from customer_ml.config import ReadOptions, TableSource
 
-__all__ = ["DataError", "fetch_one", "quote", "read_raw", "register_frame"]
+__all__ = [
+    "DataError",
+    "arrow_frame",
+    "fetch_frame",
+    "fetch_one",
+    "quote",
+    "read_raw",
+    "register_frame",
+]
 
 
 class DataError(ValueError):
@@ -42,10 +50,14 @@ def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -
 
 def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
     """A query's result as pandas, through Arrow (for 1M rows x 49 columns 0.1-0.4 s instead
-    of 1.3-1.7 s with ``.df()``), with ``.df()``'s dtypes for integer and boolean columns that
+    of 1.3-1.7 s with ``.df()``), with ``.df()``'s dtypes (see :func:`arrow_frame`)."""
+    return arrow_frame(con.sql(sql).to_arrow_table())
+
+
+def arrow_frame(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table as pandas with ``.df()``'s dtypes for integer and boolean columns that
     hold NULLs (pandas' nullable Int64 and boolean, not float64 and object). Arrow buffers are
     released column by column as they are converted, so the peak stays near one copy."""
-    table = con.sql(sql).to_arrow_table()
     nullable = {
         f.name: "Int64" if pa.types.is_integer(f.type) else "boolean"
         for f, col in zip(table.schema, table.columns, strict=True)

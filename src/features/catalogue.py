@@ -6,7 +6,14 @@ import re
 
 import pandas as pd
 
-__all__ = ["describe", "feature_catalogue"]
+__all__ = ["describe", "feature_catalogue", "slug"]
+
+
+def slug(value: object) -> str:
+    """A column-name-safe form of a category, channel or event type."""
+    s = re.sub(r"[^0-9a-zA-Z]+", "_", str(value)).strip("_").lower()
+    return s or "blank"
+
 
 # (pattern, description with {groups}, unit, family); the first match wins
 _RULES: tuple[tuple[str, str, str, str], ...] = (

@@ -8,23 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import re
 
 import pandas as pd
 
 from customer_ml.config import FeaturesConfig
 from customer_ml.data.dataset import Dataset
-from customer_ml.data.io import DataError, fetch_frame, fetch_one, quote
+from customer_ml.data.io import DataError, arrow_frame, fetch_frame, fetch_one, quote
+from customer_ml.features.behaviour import behaviour_table
+from customer_ml.features.catalogue import slug
 from customer_ml.features.history import prepare_history
 from customer_ml.features.timing import Cutoff, cutoff
 
 __all__ = ["build_snapshot", "slug", "top_values"]
 
-
-def slug(value: object) -> str:
-    """A column-name-safe form of a category, channel or event type."""
-    s = re.sub(r"[^0-9a-zA-Z]+", "_", str(value)).strip("_").lower()
-    return s or "blank"
+_ARROWS = "_behaviour_arrays"  # the arrays engine's vector, joined with events and attributes
 
 
 def _count(cond: str) -> str:
@@ -244,7 +241,12 @@ def build_snapshot(
         )
     if channels is None:
         channels = top_values(data, "transactions", "channel", c, 10) if "channel" in cols else []
-    sources = [_behaviour_sql(data, c, cfg.windows, categories, channels)]
+    arrays = cfg.engine == "arrays"
+    sources = [
+        f"SELECT * FROM {_ARROWS}"
+        if arrays
+        else _behaviour_sql(data, c, cfg.windows, categories, channels)
+    ]
     if data.has_events:
         if event_types is None:
             event_types = top_values(data, "events", "event_type", c, 10)
@@ -253,11 +255,20 @@ def build_snapshot(
         attrs = _attributes_sql(data, c, cfg)
         if attrs:
             sources.append(attrs)
+    if arrays:
+        behaviour = behaviour_table(data, c, cfg.windows, categories, channels)
+        if len(sources) == 1:  # in customer order already
+            return arrow_frame(behaviour)
+        data.con.register(_ARROWS, behaviour)
     joins = " ".join(
         f"LEFT JOIN ({sql}) s{i} USING (customer_id)" for i, sql in enumerate(sources[1:], 1)
     )
     sql = f"SELECT * FROM ({sources[0]}) s0 {joins} ORDER BY customer_id"
-    snap = fetch_frame(data.con, sql)
+    try:
+        snap = fetch_frame(data.con, sql)
+    finally:
+        if arrays:
+            data.con.unregister(_ARROWS)
     if data.has_events:
         ev = [col for col in snap.columns if col.startswith("events_")]
         snap[ev] = snap[ev].fillna(0)

@@ -1,4 +1,4 @@
-"""The DuckDB snapshot equals a plain pandas groupby of the same definitions."""
+"""The snapshot (both engines) equals a plain pandas groupby of the same definitions."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ def messy_transactions(seed: int) -> pd.DataFrame:
     return out.assign(order_id=out["order_id"].astype(object).where(~blank, None))
 
 
+@pytest.mark.parametrize("engine", ["arrays", "sql"])
 @pytest.mark.parametrize(
     ("seed", "as_of", "merge", "windows", "returns"),
     [
@@ -45,13 +46,13 @@ def messy_transactions(seed: int) -> pd.DataFrame:
     ],
 )
 def test_snapshot_matches_pandas_reference(
-    seed: int, as_of: str, merge: bool, windows: tuple[int, ...], returns: str
+    seed: int, as_of: str, merge: bool, windows: tuple[int, ...], returns: str, engine: str
 ) -> None:
     tx = messy_transactions(seed)
     cleaning = CleaningConfig(returns=returns, merge_same_day=merge)  # type: ignore[arg-type]
     data = from_frames(tx, cleaning=cleaning)
     cats, chans = ["books", "toys", "home"], ["web", "app"]
-    cfg = FeaturesConfig(windows=windows)
+    cfg = FeaturesConfig(windows=windows, engine=engine)  # type: ignore[arg-type]
     snap = build_snapshot(data, as_of=as_of, config=cfg, categories=cats, channels=chans)
     canonical = data.table("transactions")
     ref = reference_snapshot(
