@@ -185,7 +185,13 @@ def _kept(values: np.ndarray | pa.Array, keep: np.ndarray) -> np.ndarray | pa.Ar
 def _aggregate(
     rows: pa.RecordBatch, starts: np.ndarray, p: _Plan
 ) -> dict[str, np.ndarray | pa.Array]:
-    """The behaviour vector of the whole customers in `rows` (runs beginning at `starts`)."""
+    """The behaviour vector of the whole customers in `rows` (runs beginning at `starts`).
+    A customer with only returns divides by no purchase; its row is dropped at the end."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _vector(rows, starts, p)
+
+
+def _vector(rows: pa.RecordBatch, starts: np.ndarray, p: _Plan) -> dict[str, np.ndarray | pa.Array]:
 
     def col(name: str) -> np.ndarray:
         return rows.column(name).to_numpy()
