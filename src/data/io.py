@@ -22,6 +22,7 @@ __all__ = [
     "arrow_frame",
     "fetch_frame",
     "fetch_one",
+    "literal",
     "quote",
     "read_raw",
     "register_frame",
@@ -74,24 +75,25 @@ def _is_regex_sep(sep: str | None) -> bool:
     return sep is not None and len(sep) > 1 and bool(re.search(r"[\\\[\]+*?|()]", sep))
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def literal(value: object) -> str:
+    """A value as a DuckDB SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _duckdb_csv_sql(path: Path, opts: ReadOptions) -> str:
     args = [
-        _lit(str(path)),
+        literal(path),
         "all_varchar=true",
         f"header={'true' if opts.header else 'false'}",
         f"skip={opts.skiprows}",
-        f"quote={_lit(opts.quotechar)}",
-        f"nullstr=[{', '.join(_lit(v) for v in opts.na_values)}]",
+        f"quote={literal(opts.quotechar)}",
+        f"nullstr=[{', '.join(literal(v) for v in opts.na_values)}]",
         "compression='auto'",
     ]
     if opts.sep is not None:
-        args.append(f"delim={_lit(opts.sep)}")
+        args.append(f"delim={literal(opts.sep)}")
     if opts.encoding.lower().replace("-", "") not in ("utf8",):
-        args.append(f"encoding={_lit(opts.encoding)}")
+        args.append(f"encoding={literal(opts.encoding)}")
     return f"SELECT * FROM read_csv({', '.join(args)})"
 
 
@@ -137,7 +139,7 @@ def read_raw(con: duckdb.DuckDBPyConnection, name: str, source: TableSource) -> 
         raise DataError(f"{path}: file is empty")
     try:
         if source.file_format == "parquet":
-            sql = f"SELECT * FROM read_parquet({_lit(str(path))})"
+            sql = f"SELECT * FROM read_parquet({literal(path)})"
             con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS {sql}")
         elif _is_regex_sep(source.read_options.sep):
             register_frame(con, name, _pandas_csv(path, source.read_options))

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from customer_ml.data.dataset import Dataset
-from customer_ml.data.io import fetch_one
+from customer_ml.data.io import fetch_one, literal
 from customer_ml.features.catalogue import slug
 from customer_ml.features.history import prepare_history
 from customer_ml.features.timing import Cutoff
@@ -56,20 +56,19 @@ class _Plan:
     returns: bool  # the rows up to the cutoff hold returns
 
 
-def _lit(v: object) -> str:
-    return "'" + str(v).replace("'", "''") + "'"
-
-
 def _code(col: str, values: tuple[str, ...]) -> str:
     """1 + the index of the row's value in `values`, 0 for any other value (or NULL)."""
-    whens = " ".join(f"WHEN {_lit(v)} THEN {i}" for i, v in enumerate(values, 1))
+    whens = " ".join(f"WHEN {literal(v)} THEN {i}" for i, v in enumerate(values, 1))
     return f"CASE {col} {whens} ELSE 0 END"
 
 
 def _select(p: _Plan, table: str, end: str) -> str:
     """The per-row columns, computed in DuckDB's scan: flags as UTINYINT (numpy reads them
     without a copy), purchase-only amounts, and small codes for the histograms."""
-    buy = "NOT is_return" if p.returns else "true"
+
+    def bought(expr: str, otherwise: str) -> str:  # without returns every row is bought
+        return f"CASE WHEN NOT is_return THEN {expr} {otherwise}END" if p.returns else expr
+
     k = len(p.edges)
     since = [f"day > DATE '{_date(p.day)}' - {t}" for t in p.edges]
     bucket = " ".join(f"WHEN {cond} THEN {i}" for i, cond in enumerate(since))  # newest first
@@ -86,14 +85,15 @@ def _select(p: _Plan, table: str, end: str) -> str:
         cols.append("CAST(is_return AS UTINYINT) AS ret")
     if p.amount:
         cols += [
-            "amount",
-            f"CASE WHEN {buy} THEN amount ELSE 0 END AS spent",
-            f"CASE WHEN {buy} THEN amount_sq ELSE 0 END AS sq",
+            "amount",  # also the spent amount when there are no returns (see _spent)
+            f"{bought('amount_sq', 'ELSE 0 ')} AS sq",
             "CASE WHEN first_purchase THEN amount ELSE 0 END AS opening",
             f"CAST(CASE {bucket} ELSE {k} END AS UTINYINT) AS b",
         ]
+        if p.returns:
+            cols.append(f"{bought('amount', 'ELSE 0 ')} AS spent")
     if p.quantity:
-        cols.append(f"CASE WHEN {buy} THEN quantity END AS qty")
+        cols.append(f"{bought('quantity', '')} AS qty")
     for flag, present in (
         ("new_order", p.orders),
         ("new_product", p.products),
@@ -106,6 +106,11 @@ def _select(p: _Plan, table: str, end: str) -> str:
     if p.channels:
         cols.append(f"CAST({_code('channel', p.channels)} AS USMALLINT) AS chan")
     return f"SELECT {', '.join(cols)} FROM {table} WHERE ts <= {end}"
+
+
+def _spent(p: _Plan) -> str:
+    """The column of purchase amounts (returns count 0)."""
+    return "spent" if p.returns else "amount"
 
 
 def _date(days: int) -> str:
@@ -228,7 +233,7 @@ def _vector(rows: pa.RecordBatch, starts: np.ndarray, p: _Plan) -> dict[str, np.
     out["last_gap_days"] = pa.array(gap[at].astype(np.int64), mask=n < 2)
     out["gap_ratio"] = _ratio((p.day - last).astype(np.float64), ipt_mean)
     if p.amount:
-        spent = _sums(col("spent"), starts)
+        spent = _sums(col(_spent(p)), starts)
         squares = _sums(col("sq"), starts)
         opening = _sums(col("opening"), starts)
         many = n > 1
@@ -237,7 +242,7 @@ def _vector(rows: pa.RecordBatch, starts: np.ndarray, p: _Plan) -> dict[str, np.
         out["monetary_std"] = np.where(many, sd, np.nan)
         out["monetary_value"] = np.where(many, (spent - opening) / np.maximum(n - 1, 1), 0.0)
     spend = (
-        np.cumsum(_histogram(length, col("b"), k + 1, col("spent"))[:, :k], axis=1)
+        np.cumsum(_histogram(length, col("b"), k + 1, col(_spent(p)))[:, :k], axis=1)
         if p.amount
         else None
     )

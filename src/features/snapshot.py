@@ -13,7 +13,7 @@ import pandas as pd
 
 from customer_ml.config import FeaturesConfig
 from customer_ml.data.dataset import Dataset
-from customer_ml.data.io import DataError, arrow_frame, fetch_frame, fetch_one, quote
+from customer_ml.data.io import DataError, arrow_frame, fetch_frame, fetch_one, literal, quote
 from customer_ml.features.behaviour import behaviour_table
 from customer_ml.features.catalogue import slug
 from customer_ml.features.history import prepare_history
@@ -37,10 +37,6 @@ def _where(expr: str, *conds: str, otherwise: str = "") -> str:
     if not cond:
         return expr
     return f"CASE WHEN {cond} THEN {expr} {'ELSE ' + otherwise + ' ' if otherwise else ''}END"
-
-
-def _lit(v: object) -> str:
-    return "'" + str(v).replace("'", "''") + "'"
 
 
 def top_values(ds: Dataset, table: str, col: str, c: Cutoff, n: int) -> list[str]:
@@ -153,11 +149,12 @@ def _behaviour_sql(
     if "category" in cols:
         parts.append(f"{_count('new_category')} AS distinct_categories")
         parts += [
-            f"{_count(f'category = {_lit(v)}')} / count(*) AS category_share_{slug(v)}"
+            f"{_count(f'category = {literal(v)}')} / count(*) AS category_share_{slug(v)}"
             for v in categories
         ]
     parts += [
-        f"{_count(f'channel = {_lit(v)}')} / count(*) AS channel_share_{slug(v)}" for v in channels
+        f"{_count(f'channel = {literal(v)}')} / count(*) AS channel_share_{slug(v)}"
+        for v in channels
     ]
     having = f" HAVING {last} IS NOT NULL" if returns else ""  # a purchase, not only returns
     return (
@@ -172,7 +169,7 @@ def _events_sql(c: Cutoff, types: list[str], windows: tuple[int, ...]) -> str:
         since = f"ts > {c.sql_end()} - INTERVAL {int(w)} DAY"
         parts.append(f"{_count(since)} AS events_{w}d")
         parts += [
-            f"{_count(f'event_type = {_lit(t)} AND {since}')} AS events_{slug(t)}_{w}d"
+            f"{_count(f'event_type = {literal(t)} AND {since}')} AS events_{slug(t)}_{w}d"
             for t in types
         ]
     return (
