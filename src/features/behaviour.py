@@ -28,14 +28,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from customer_ml.data.dataset import Dataset
-from customer_ml.data.io import fetch_one, literal
+from customer_ml.data.io import fetch_one
 from customer_ml.features.catalogue import slug
-from customer_ml.features.history import prepare_history
+from customer_ml.features.history import CUSTOMERS, dictionary, prepare_history
 from customer_ml.features.timing import Cutoff
 
 __all__ = ["BATCH_ROWS", "behaviour_table"]
 
 BATCH_ROWS = 1_000_000  # rows per Arrow batch read from DuckDB
+_NONE = np.zeros(1, np.intp)  # the lookup table of a column the data does not have
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -48,18 +49,14 @@ class _Plan:
     edges: tuple[int, ...]  # window edges, ascending: "since t days ago"
     categories: tuple[str, ...]
     channels: tuple[str, ...]
+    category_lut: np.ndarray  # history category code -> 1 + index in `categories`, else 0
+    channel_lut: np.ndarray
     amount: bool
     quantity: bool
     orders: bool
     products: bool
     category: bool
     returns: bool  # the rows up to the cutoff hold returns
-
-
-def _code(col: str, values: tuple[str, ...]) -> str:
-    """1 + the index of the row's value in `values`, 0 for any other value (or NULL)."""
-    whens = " ".join(f"WHEN {literal(v)} THEN {i}" for i, v in enumerate(values, 1))
-    return f"CASE {col} {whens} ELSE 0 END"
 
 
 def _select(p: _Plan, table: str, end: str) -> str:
@@ -73,7 +70,7 @@ def _select(p: _Plan, table: str, end: str) -> str:
     since = [f"day > DATE '{_date(p.day)}' - {t}" for t in p.edges]
     bucket = " ".join(f"WHEN {cond} THEN {i}" for i, cond in enumerate(since))  # newest first
     cols = [
-        "customer_id",
+        "cust",
         "day",
         "CAST(new_purchase AS UTINYINT) AS np",
         "CAST(coalesce(gap, 0) AS DOUBLE) AS gap",
@@ -102,9 +99,9 @@ def _select(p: _Plan, table: str, end: str) -> str:
         if present:
             cols.append(f"CAST({flag} AS UTINYINT) AS {flag}")
     if p.categories:
-        cols.append(f"CAST({_code('category', p.categories)} AS USMALLINT) AS cat")
+        cols.append("category_code")
     if p.channels:
-        cols.append(f"CAST({_code('channel', p.channels)} AS USMALLINT) AS chan")
+        cols.append("channel_code")
     return f"SELECT {', '.join(cols)} FROM {table} WHERE ts <= {end}"
 
 
@@ -117,12 +114,9 @@ def _date(days: int) -> str:
     return (dt.date(1970, 1, 1) + dt.timedelta(days=days)).isoformat()
 
 
-def _runs(ids: pa.Array) -> np.ndarray:
+def _runs(cust: np.ndarray) -> np.ndarray:
     """Indices where a new customer starts (after index 0)."""
-    if len(ids) < 2:
-        return np.empty(0, dtype=np.int64)
-    change = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1))
-    return np.flatnonzero(change.to_numpy(zero_copy_only=False)) + 1
+    return np.flatnonzero(cust[1:] != cust[:-1]) + 1
 
 
 def _chunks(reader: pa.RecordBatchReader) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
@@ -133,11 +127,11 @@ def _chunks(reader: pa.RecordBatchReader) -> Iterator[tuple[pa.RecordBatch, np.n
     for batch in reader:
         if not len(batch):
             continue
-        ids = batch.column(0)
-        brk = _runs(ids)
+        cust = batch.column(0).to_numpy()
+        brk = _runs(cust)
         lead = 0
         if carry:  # the carried customer's rows continue until this batch's first boundary
-            same = ids[0].as_py() == carry[-1].column(0)[0].as_py()
+            same = cust[0] == carry[-1].column(0)[0].as_py()
             lead = (int(brk[0]) if len(brk) else len(batch)) if same else 0
             if lead == len(batch):
                 carry.append(batch)
@@ -170,12 +164,11 @@ def _sums(x: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 def _histogram(
-    length: np.ndarray, code: np.ndarray, width: int, weights: np.ndarray | None = None
+    row: np.ndarray, n_cust: int, code: np.ndarray, width: int, weights: np.ndarray | None = None
 ) -> np.ndarray:
-    """(customers x width): rows (or the sum of `weights`) per customer and code, for runs of
-    `length` rows."""
-    n_cust = len(length)
-    key = np.repeat(np.arange(0, n_cust * width, width, dtype=np.int64), length)
+    """(customers x width): rows (or the sum of `weights`) per customer and code; `row` holds
+    each row's customer (0 to `n_cust` - 1)."""
+    key = row * width
     key += code
     counts = np.bincount(key, weights=weights, minlength=n_cust * width)
     if weights is not None:  # (numpy returns integers for no rows at all)
@@ -206,9 +199,14 @@ def _vector(rows: pa.RecordBatch, starts: np.ndarray, p: _Plan) -> dict[str, np.
     length = ends - starts
     day = rows.column("day").cast(pa.int32()).to_numpy()
     k = len(p.edges)
-    days = _histogram(length, col("dow"), 8)  # purchases by weekday (0: other rows)
+    row = np.repeat(np.arange(n_cust, dtype=np.intp), length)  # each row's customer
+
+    def histogram(code: np.ndarray, width: int, weights: np.ndarray | None = None) -> np.ndarray:
+        return _histogram(row, n_cust, code, width, weights)
+
+    days = histogram(col("dow"), 8)  # purchases by weekday (0: other rows)
     n = length - days[:, 0]
-    bought = np.cumsum(_histogram(length, col("bn"), k + 2)[:, :k], axis=1)  # since each edge
+    bought = np.cumsum(histogram(col("bn"), k + 2)[:, :k], axis=1)  # since each edge
     if p.returns:
         ret = col("ret")
         big = np.iinfo(np.int32).max
@@ -218,7 +216,7 @@ def _vector(rows: pa.RecordBatch, starts: np.ndarray, p: _Plan) -> dict[str, np.
     else:
         first, last = day[starts].astype(np.int64), day[ends - 1].astype(np.int64)
         keep = None
-    out: dict[str, np.ndarray | pa.Array] = {"customer_id": rows.column(0).take(starts)}
+    out: dict[str, np.ndarray | pa.Array] = {"cust": col("cust")[starts]}
     out.update(n_purchases=n, frequency=n - 1, recency_days=p.day - last, T=p.day - first)
     out["recency"] = last - first
     gap = col("gap")
@@ -242,9 +240,7 @@ def _vector(rows: pa.RecordBatch, starts: np.ndarray, p: _Plan) -> dict[str, np.
         out["monetary_std"] = np.where(many, sd, np.nan)
         out["monetary_value"] = np.where(many, (spent - opening) / np.maximum(n - 1, 1), 0.0)
     spend = (
-        np.cumsum(_histogram(length, col("b"), k + 1, col(_spent(p)))[:, :k], axis=1)
-        if p.amount
-        else None
+        np.cumsum(histogram(col("b"), k + 1, col(_spent(p)))[:, :k], axis=1) if p.amount else None
     )
     for w in p.windows:
         i, j = p.edges.index(w), p.edges.index(2 * w)
@@ -278,11 +274,11 @@ def _vector(rows: pa.RecordBatch, starts: np.ndarray, p: _Plan) -> dict[str, np.
     if p.category:
         out["distinct_categories"] = _sums(col("new_category"), starts)
     if p.categories:
-        shares = _histogram(length, col("cat"), len(p.categories) + 1)
+        shares = histogram(p.category_lut[col("category_code")], len(p.categories) + 1)
         for i, v in enumerate(p.categories, 1):
             out[f"category_share_{slug(v)}"] = shares[:, i] / length
     if p.channels:
-        shares = _histogram(length, col("chan"), len(p.channels) + 1)
+        shares = histogram(p.channel_lut[col("channel_code")], len(p.channels) + 1)
         for i, v in enumerate(p.channels, 1):
             out[f"channel_share_{slug(v)}"] = shares[:, i] / length
     if keep is not None and not keep.all():
@@ -313,6 +309,8 @@ def behaviour_table(
         edges=tuple(sorted({t for w in windows for t in (w, 2 * w)})),
         categories=tuple(categories) if "category" in cols else (),
         channels=tuple(channels) if "channel" in cols else (),
+        category_lut=_lut(data, "category", categories) if "category" in cols else _NONE,
+        channel_lut=_lut(data, "channel", channels) if "channel" in cols else _NONE,
         amount="amount" in cols,
         quantity="quantity" in cols,
         orders="order_id" in cols,
@@ -325,9 +323,24 @@ def behaviour_table(
     if not parts:
         empty = pa.RecordBatch.from_pylist([], schema=reader.schema)
         parts = [_aggregate(empty, np.empty(0, dtype=np.int64), p)]
-    out = pa.table({name: _concat([part[name] for part in parts]) for name in parts[0]})
-    _check_order(out.column("customer_id"))
-    return out
+    cust = np.concatenate([part.pop("cust") for part in parts])
+    _check_order(cust)
+    ids = data.con.sql(f"SELECT customer_id FROM {CUSTOMERS} ORDER BY cust").to_arrow_table()
+    out = {"customer_id": ids.column(0).take(pa.array(cust))}
+    out.update({name: _concat([part[name] for part in parts]) for name in parts[0]})
+    return pa.table(out)
+
+
+def _lut(data: Dataset, column: str, values: list[str]) -> np.ndarray:
+    """The history's code of each `column` value -> 1 + its index in `values`, else 0."""
+    index = {v: i for i, v in enumerate(values, 1)}
+    rows = data.con.execute(
+        f"SELECT {column}_code, CAST({column} AS VARCHAR) FROM {dictionary(column)}"
+    ).fetchall()
+    lut = np.zeros(len(rows) + 1, np.intp)
+    for code, value in rows:
+        lut[code] = index.get(value, 0)
+    return lut
 
 
 def _reduce_all(
@@ -355,13 +368,11 @@ def _concat(values: list[np.ndarray | pa.Array]) -> pa.Array | pa.ChunkedArray:
     return pa.chunked_array(values)
 
 
-def _check_order(ids: pa.ChunkedArray) -> None:
-    """Each customer must be one run: true when the history is read in its stored order
-    (DuckDB's ``preserve_insertion_order``, set by ``connect``). Refuse rather than double-count."""
-    n = len(ids)
-    if n < 2 or pc.all(pc.greater(ids.slice(1), ids.slice(0, n - 1))).as_py():
-        return
-    if pc.count_distinct(ids).as_py() != n:
+def _check_order(cust: np.ndarray) -> None:
+    """Each customer must be one run, in customer order: true when the history is read in its
+    stored order (DuckDB's ``preserve_insertion_order``, set by ``connect``). Refuse rather
+    than double-count."""
+    if len(cust) > 1 and not np.all(cust[1:] > cust[:-1]):
         raise RuntimeError(
             "the history table was read out of customer order (is DuckDB's "
             "preserve_insertion_order off?): a customer would be counted twice"

@@ -15,7 +15,11 @@ also for an `as_of` in the middle of a day. The flags are
   with ``c`` the purchase's running amount before the row), so that summing it over rows gives
   the sum of squared purchase amounts;
 - ``new_order``, ``new_product``, ``new_category``: first row of that value for the customer
-  (returns excluded for orders), so counting them is ``count(DISTINCT ...)``.
+  (returns excluded for orders), so counting them is ``count(DISTINCT ...)``;
+- ``cust``, ``category_code``, ``channel_code``: integer codes of the customer id (its rank,
+  from 0, so ascending in history order), the category and the channel (ranks from 1; 0 is
+  NULL), looked up in the tables ``history_customers``, ``history_categories`` and
+  ``history_channels``. Reading integers instead of text makes each snapshot's scan cheaper.
 
 A row without an order id is an order of its own.
 """
@@ -25,9 +29,16 @@ from __future__ import annotations
 from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import fetch_one
 
-__all__ = ["HISTORY", "prepare_history"]
+__all__ = ["CUSTOMERS", "HISTORY", "dictionary", "prepare_history"]
 
 HISTORY = "history"
+CUSTOMERS = "history_customers"  # (customer_id, cust): cust from 0, in customer_id order
+_CODED = {"category": "history_categories", "channel": "history_channels"}  # codes from 1
+
+
+def dictionary(column: str) -> str:
+    """The table of `column`'s codes in the history: (`column`, ``{column}_code``)."""
+    return _CODED[column]
 
 
 def _first(col: str, name: str, *, purchases_only: bool = False) -> str:
@@ -90,14 +101,34 @@ def prepare_history(data: Dataset) -> str:
         for c, n in (("product_id", "new_product"), ("category", "new_category"))
         if c in cols
     ]
-    keep = ", ".join(["customer_id", "ts", "day", *passthrough, "is_return"])
+    coded = [c for c in _CODED if c in cols]
+    _create_codes(data, coded)
+    codes = [f"coalesce({c}_code, 0) AS {c}_code" for c in coded]
+    joins = " ".join(f"LEFT JOIN {_CODED[c]} USING ({c})" for c in coded)
+    keep = ", ".join(["cust", "customer_id", "ts", "day", *passthrough, *codes, "is_return"])
     data.con.execute(
         f"""CREATE OR REPLACE TABLE {HISTORY} AS
         SELECT {keep}, CAST(isodow(day) AS TINYINT) AS dow, {", ".join(derived)}
         FROM (SELECT *, CAST(ts AS DATE) AS day{extra}
-              FROM (SELECT *, rowid AS _r FROM transactions))
+              FROM (SELECT *, rowid AS _r FROM transactions) JOIN {CUSTOMERS} USING (customer_id)
+              {joins})
         WINDOW wp AS (PARTITION BY customer_id, is_return ORDER BY ts, _r)
         ORDER BY customer_id, ts, _r"""
     )
     data.history_ready = True
     return HISTORY
+
+
+def _create_codes(data: Dataset, coded: list[str]) -> None:
+    """The customer numbers and the category and channel codes (small tables)."""
+    data.con.execute(
+        f"""CREATE OR REPLACE TABLE {CUSTOMERS} AS
+        SELECT customer_id, CAST(row_number() OVER (ORDER BY customer_id) - 1 AS UINTEGER) AS cust
+        FROM (SELECT DISTINCT customer_id FROM transactions)"""
+    )
+    for c in coded:
+        data.con.execute(
+            f"""CREATE OR REPLACE TABLE {_CODED[c]} AS
+            SELECT {c}, CAST(row_number() OVER (ORDER BY {c}) AS UINTEGER) AS {c}_code
+            FROM (SELECT DISTINCT {c} FROM transactions WHERE {c} IS NOT NULL)"""
+        )

@@ -26,8 +26,9 @@ _ARROWS = "_behaviour_arrays"  # the arrays engine's vector, joined with events 
 
 def _count(cond: str) -> str:
     """Rows meeting `cond`. (DuckDB runs ``count_if`` about twice as fast as
-    ``count(*) FILTER (WHERE ...)`` here; it returns a HUGEINT, hence the cast.)"""
-    return f"CAST(count_if({cond}) AS BIGINT)"
+    ``count(*) FILTER (WHERE ...)`` here; it returns a HUGEINT, hence the cast, and NULL
+    when `cond` is NULL on every row, e.g. a customer whose rows have no category.)"""
+    return f"coalesce(CAST(count_if({cond}) AS BIGINT), 0)"
 
 
 def _where(expr: str, *conds: str, otherwise: str = "") -> str:

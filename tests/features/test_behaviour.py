@@ -11,14 +11,16 @@ import pytest
 from customer_ml.config import CleaningConfig, FeaturesConfig
 from customer_ml.data.load import from_frames
 from customer_ml.features import behaviour, build_snapshot
+from customer_ml.features.reference import reference_snapshot
 from tests.features.test_reference import messy_transactions
 
 
-def reader(ids: list[list[str]]) -> pa.RecordBatchReader:
-    """Batches of (customer_id, row number) with the given ids per batch."""
+def reader(ids: list[list[int]]) -> pa.RecordBatchReader:
+    """Batches of (customer number, row number) with the given customers per batch."""
     n, batches = 0, []
     for part in ids:
-        batches.append(pa.record_batch({"customer_id": part, "row": range(n, n + len(part))}))
+        cust = pa.array(part, pa.uint32())
+        batches.append(pa.record_batch({"cust": cust, "row": range(n, n + len(part))}))
         n += len(part)
     return pa.RecordBatchReader.from_batches(batches[0].schema, batches)
 
@@ -26,21 +28,21 @@ def reader(ids: list[list[str]]) -> pa.RecordBatchReader:
 @pytest.mark.parametrize(
     "ids",
     [
-        [["a", "a", "b"], ["b", "c"], ["d"]],  # cut inside b; a batch of one whole customer
-        [["a", "b", "b"], ["b"], ["b", "b"], ["b", "c"]],  # b spans four batches
-        [["a", "b"], ["c", "c"], [], ["c", "d", "d"]],  # an empty batch; carry goes on
-        [["a"], ["b"], ["c"]],  # every batch ends where a customer ends
-        [["a", "a", "a"]],
+        [[0, 0, 1], [1, 2], [3]],  # cut inside 1; a batch of one whole customer
+        [[0, 1, 1], [1], [1, 1], [1, 2]],  # 1 spans four batches
+        [[0, 1], [2, 2], [], [2, 3, 3]],  # an empty batch; carry goes on
+        [[0], [1], [2]],  # every batch ends where a customer ends
+        [[0, 0, 0]],
     ],
 )
-def test_chunks_hold_whole_customers_in_order(ids: list[list[str]]) -> None:
+def test_chunks_hold_whole_customers_in_order(ids: list[list[int]]) -> None:
     chunks = list(behaviour._chunks(reader(ids)))
     rows = [r for batch, _ in chunks for r in batch.column("row").to_pylist()]
     flat = [i for part in ids for i in part]
     assert rows == list(range(len(flat)))  # every row once, in order
     firsts = []
     for batch, starts in chunks:
-        got = batch.column("customer_id").to_pylist()
+        got = batch.column("cust").to_pylist()
         runs = [0] + [i for i in range(1, len(got)) if got[i] != got[i - 1]]
         assert list(starts) == runs
         firsts += [got[i] for i in runs]
@@ -68,10 +70,10 @@ def test_arrays_engine_equals_sql_engine(
 
 
 def test_rows_out_of_customer_order_are_refused() -> None:
-    ids = pa.chunked_array([["a", "b", "a"]])
-    with pytest.raises(RuntimeError, match="out of customer order"):
-        behaviour._check_order(ids)
-    behaviour._check_order(pa.chunked_array([["a", "c", "b"]]))  # unique runs: accepted
+    for cust in ([0, 1, 0], [0, 2, 1], [0, 1, 1]):
+        with pytest.raises(RuntimeError, match="out of customer order"):
+            behaviour._check_order(np.array(cust, np.uint32))
+    behaviour._check_order(np.array([0, 1, 5], np.uint32))  # gaps: customers without rows
 
 
 def test_no_rows_up_to_the_cutoff_gives_the_empty_vector() -> None:
@@ -87,3 +89,26 @@ def test_no_rows_up_to_the_cutoff_gives_the_empty_vector() -> None:
     )
     assert arrays.empty and list(arrays.columns) == list(sql.columns)
     assert np.all(arrays.dtypes.to_numpy() == sql.dtypes.to_numpy())
+
+
+def test_category_and_channel_codes_with_missing_and_absent_values() -> None:
+    """The history stores integer codes for categories and channels; a value asked for that
+    the data lacks, and rows without a category or channel, count as other values (both
+    engines; the SQL engine once gave NaN shares to a customer with no category at all)."""
+    tx = messy_transactions(9)
+    rng = np.random.default_rng(9)
+    tx["category"] = tx["category"].astype(object).where(rng.random(len(tx)) > 0.1, None)
+    tx["channel"] = tx["channel"].astype(object).where(rng.random(len(tx)) > 0.1, None)
+    data = from_frames(tx)
+    kw = {"as_of": "2023-10-31", "categories": ["toys", "absent", "books"], "channels": ["app"]}
+    arrays = build_snapshot(data, **kw)  # type: ignore[arg-type]
+    sql = build_snapshot(data, config=FeaturesConfig(engine="sql"), **kw)  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(arrays, sql, check_exact=False, rtol=1e-9, atol=1e-9)
+    ref = reference_snapshot(data.table("transactions"), **kw)  # type: ignore[arg-type]
+    for col in arrays.filter(like="_share_").columns:
+        np.testing.assert_allclose(arrays[col], ref[col], rtol=1e-12, err_msg=col)
+    assert arrays.filter(like="_share_").notna().all().all()  # no category: share 0
+    assert (arrays["category_share_absent"] == 0).all()
+    assert 0 < arrays["category_share_toys"].mean() < 1
+    shares = arrays[["category_share_toys", "category_share_books"]].sum(axis=1)
+    assert (shares <= 1 + 1e-12).all() and (shares < 1).any()  # NULLs count as other values
