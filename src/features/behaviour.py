@@ -325,10 +325,18 @@ def behaviour_table(
         parts = [_aggregate(empty, np.empty(0, dtype=np.int64), p)]
     cust = np.concatenate([part.pop("cust") for part in parts])
     _check_order(cust)
-    ids = data.con.sql(f"SELECT customer_id FROM {CUSTOMERS} ORDER BY cust").to_arrow_table()
-    out = {"customer_id": ids.column(0).take(pa.array(cust))}
+    out = {"customer_id": _customer_ids(data).take(pa.array(cust))}
     out.update({name: _concat([part[name] for part in parts]) for name in parts[0]})
     return pa.table(out)
+
+
+def _customer_ids(data: Dataset) -> pa.ChunkedArray:
+    """Customer ids by customer number: the table is stored in that order, so no sort is
+    needed unless the read comes back otherwise (then it is sorted here)."""
+    ids = data.con.sql(f"SELECT cust, customer_id FROM {CUSTOMERS}").to_arrow_table()
+    if not np.array_equal(ids.column(0).to_numpy(), np.arange(ids.num_rows)):
+        ids = ids.sort_by("cust")
+    return ids.column(1)
 
 
 def _lut(data: Dataset, column: str, values: list[str]) -> np.ndarray:

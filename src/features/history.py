@@ -124,7 +124,7 @@ def _create_codes(data: Dataset, coded: list[str]) -> None:
     data.con.execute(
         f"""CREATE OR REPLACE TABLE {CUSTOMERS} AS
         SELECT customer_id, CAST(row_number() OVER (ORDER BY customer_id) - 1 AS UINTEGER) AS cust
-        FROM (SELECT DISTINCT customer_id FROM transactions)"""
+        FROM (SELECT DISTINCT customer_id FROM transactions) ORDER BY cust"""
     )
     for c in coded:
         data.con.execute(

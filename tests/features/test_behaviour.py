@@ -112,3 +112,14 @@ def test_category_and_channel_codes_with_missing_and_absent_values() -> None:
     assert 0 < arrays["category_share_toys"].mean() < 1
     shares = arrays[["category_share_toys", "category_share_books"]].sum(axis=1)
     assert (shares <= 1 + 1e-12).all() and (shares < 1).any()  # NULLs count as other values
+
+
+def test_customer_ids_come_back_by_number_whatever_the_stored_order() -> None:
+    data = from_frames(messy_transactions(10))
+    build_snapshot(data, as_of="2023-10-31")  # builds the history and its dictionaries
+    stored = behaviour._customer_ids(data).to_pylist()
+    data.con.execute(
+        "CREATE OR REPLACE TABLE history_customers AS "
+        "SELECT * FROM history_customers ORDER BY cust DESC"
+    )
+    assert behaviour._customer_ids(data).to_pylist() == stored == sorted(stored)
