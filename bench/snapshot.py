@@ -10,12 +10,12 @@ chunks, loaded into the canonical ``transactions`` table, then timed: the one-of
 preparation of the ``history`` table, a snapshot (the full behaviour vector), and the pandas
 reference implementation of the same features (``customer_ml.features.reference``) on the
 same canonical rows. The first snapshot after the history is reported, and the median of
-three more (what each further snapshot of a training frame costs). The issue's own yardsticks
-are measured too, to say how fast this machine is: the BTYD summary alone (frequency,
-recency, T and the row count per customer) as plain DuckDB SQL over the transactions and as a
-pandas groupby (quoted at 1.5 s and 3.9 s for 10M rows on the machine the targets were set
-on). Peak memory is the process's resident set size above the step's start, sampled every
-10 ms. Results are printed and written as JSON.
+three more (what each further snapshot of a training frame costs). The reference queries the
+target was set against are measured too, to say how fast this machine is: the BTYD summary
+alone (frequency, recency, T and the row count per customer) as plain DuckDB SQL over the
+transactions and as a pandas groupby (quoted at 1.5 s and 3.9 s for 10M rows on the machine
+the targets were set on). Peak memory is the process's resident set size above the step's
+start, sampled every 10 ms. Results are printed and written as JSON.
 """
 
 from __future__ import annotations
