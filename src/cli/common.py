@@ -75,13 +75,32 @@ def _progress() -> Iterator[Callable[[str, int, int], None]]:
 
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="mlflow")
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("starting", total=1)
+    ours, handler = logging.getLogger("customer_ml"), _WarningLine()
+    ours.addHandler(handler)
+    try:
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("starting", total=1)
 
-        def update(what: str, done: int, total: int) -> None:
-            bar.update(task, description=what, completed=done, total=max(total, 1))
+            def update(what: str, done: int, total: int) -> None:
+                bar.update(task, description=what, completed=done, total=max(total, 1))
 
-        yield update
+            yield update
+    finally:
+        ours.removeHandler(handler)
+
+
+class _WarningLine(logging.Handler):
+    """The library's warnings (e.g. a backtest reduced for a short history), one line each
+    on stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        err_console.print(
+            f"[yellow]warning:[/yellow] {msg}", markup=True, highlight=False, soft_wrap=True
+        )
 
 
 def _print_backtest(bt: Any, title: str) -> None:

@@ -8,7 +8,7 @@ itself for column and rate models). The baselines live here; learned models add 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ class Scorer(BaseEstimator):
     """Base class: predict = P(churn) for churn scorers, the forecast value for LTV ones."""
 
     features_in_: list[str]
+    needs_labels: ClassVar[bool] = True  # False: `fit` reads no labels (a forecast column)
 
     def raw(self, X: pd.DataFrame) -> np.ndarray:
         """The additive output that `contributions` decomposes."""
@@ -96,6 +97,8 @@ class ColumnScorer(Scorer):
     ``complement=True`` scores 1 - column (P(any purchase) -> P(churn)).
     """
 
+    needs_labels: ClassVar[bool] = False
+
     def __init__(self, column: str = "bgnbd_p_any", complement: bool = False) -> None:
         self.column = column
         self.complement = complement
@@ -129,6 +132,8 @@ DRIVERS = ("frequency", "recency", "T", "recency_days", "gap_ratio")
 class RateScorer(Scorer):
     """LTV: the customer's historical rate carried forward, total x horizon / max(T + 1,
     horizon) (a customer younger than the horizon is forecast their total so far)."""
+
+    needs_labels: ClassVar[bool] = False
 
     def __init__(self, column: str = "monetary_total", horizon_days: int = 90) -> None:
         self.column = column

@@ -47,6 +47,7 @@ HEADLINE = {
     "churn": ("roc_auc", "pr_auc", "brier", "top_decile_lift"),
     "ltv": ("normalized_gini", "spearman", "top20_captured", "decile_mape", "total_error"),
 }
+LABELS = ("churned", "future_purchases", "future_spend")
 LOWER_IS_BETTER = {"brier", "decile_mape", "abs_total_error"}
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 
@@ -69,6 +70,7 @@ class Frames:
 
     by_cutoff: dict[dt.date, pd.DataFrame]
     schema: dict[str, Any]
+    plan: Any = None  # the train.plan.Plan the frames were built for, when planned
 
 
 def build_frames(
@@ -136,6 +138,7 @@ class Backtest:
     predictions: dict[str, pd.DataFrame] = field(repr=False)  # candidate -> origin, y, p
     key: str = ""
     failed: dict[str, str] = field(default_factory=dict)  # candidate -> why it was dropped
+    warning: str | None = None  # how the plan was reduced for a short history
 
     @property
     def primary(self) -> str:
@@ -177,6 +180,7 @@ class Backtest:
             "backtest_key": self.key,
             "ranking": self.ranking(),
             "failed": self.failed,
+            "warning": self.warning,
             "summary": _records(self.summary),
             "per_origin": _records(
                 self.per_origin.assign(origin=self.per_origin["origin"].astype(str))
@@ -274,14 +278,21 @@ def run_backtest(
             for c in training_cutoffs(o, horizon_days=horizon_days, n=n_train_cutoffs)
             if c in frames
         ]
-        if not train_cuts:
+        label_free = not train_cuts and all(not c.needs_labels for c in candidates.values())
+        if not train_cuts and not label_free:
             raise DataError(
                 f"backtest origin {o}: no labelled snapshot before it (the data must reach "
                 f"{horizon_days} days before the origin); use fewer origins or a later as_of"
             )
-        train = pd.concat([frames[c] for c in train_cuts], ignore_index=True)
         test = frames[o]
-        y_train, y_test = target(train, task), target(test, task)
+        y_test = target(test, task)
+        # label-free candidates (BTYD columns, rates) are fit on the origin's past alone
+        train = (
+            test.drop(columns=list(LABELS), errors="ignore")
+            if label_free
+            else pd.concat([frames[c] for c in train_cuts], ignore_index=True)
+        )
+        y_train = None if label_free else target(train, task)
         for name, cand in candidates.items():
             if progress:
                 progress(f"{task} origin {o}: {name}", done, total)
@@ -300,7 +311,8 @@ def run_backtest(
                 pd.DataFrame({"origin": o, "customer_id": test["customer_id"], "y": y_test, "p": p})
             )
             rows.append(
-                {"candidate": name, "origin": o, "n_train": len(train)} | _metrics(task, y_test, p)
+                {"candidate": name, "origin": o, "n_train": 0 if label_free else len(train)}
+                | _metrics(task, y_test, p)
             )
     if progress:
         progress(f"{task}: bootstrap", total, total)

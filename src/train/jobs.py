@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
@@ -29,12 +31,11 @@ from customer_ml.train.backtest import (
     Frames,
     Progress,
     build_frames,
-    origins,
     run_backtest,
     target,
-    training_cutoffs,
 )
 from customer_ml.train.candidates import baselines, learned
+from customer_ml.train.plan import Plan, first_purchase_days, plan_backtest
 from customer_ml.train.publish import add_champion, publish
 from customer_ml.train.tuning import Tuned, TunedLGBM
 
@@ -50,6 +51,7 @@ __all__ = [
 ]
 
 TASKS = ("churn", "ltv")
+log = logging.getLogger(__name__)
 
 
 def resolve_as_of(data: Dataset, config: Config, as_of: str | dt.date | None) -> dt.date:
@@ -69,12 +71,33 @@ def resolve_as_of(data: Dataset, config: Config, as_of: str | dt.date | None) ->
 def prepare_frames(
     data: Dataset, config: Config, *, as_of: dt.date, progress: Progress | None = None
 ) -> Frames:
-    """Every labelled snapshot the backtest and the final fit need, built once."""
-    h, b = config.horizon_days, config.backtest
-    cuts = set(training_cutoffs(as_of, horizon_days=h, n=b.n_train_cutoffs))
-    for o in origins(as_of, horizon_days=h, n=b.n_origins):
-        cuts |= {o, *training_cutoffs(o, horizon_days=h, n=b.n_train_cutoffs)}
-    return build_frames(data, cuts, horizon_days=h, config=config, progress=progress)
+    """Every labelled snapshot the backtest and the final fit need, built once, and the plan
+    they support (`train.plan`: reduced for a short history, with one logged warning)."""
+    firsts = first_purchase_days(data, as_of=as_of)
+    planned = settle_plan(firsts, config, as_of=as_of)
+    frames = build_frames(
+        data, planned.cutoffs(), horizon_days=config.horizon_days, config=config, progress=progress
+    )
+    frames.plan = settle_plan(firsts, config, as_of=as_of, frames=frames)
+    if frames.plan.warning:
+        log.warning("%s", frames.plan.warning)
+    return frames
+
+
+def settle_plan(
+    firsts: np.ndarray, config: Config, *, as_of: dt.date, frames: Frames | None = None
+) -> Plan:
+    """The config's backtest plan as the history supports it (on the snapshots in `frames`
+    when given, else on the customer counts by cutoff)."""
+    b = config.backtest
+    return plan_backtest(
+        firsts,
+        as_of=as_of,
+        horizon_days=config.horizon_days,
+        n_origins=b.n_origins,
+        n_train_cutoffs=b.n_train_cutoffs,
+        usable=None if frames is None else frames.by_cutoff.__contains__,
+    )
 
 
 @dataclass
@@ -90,12 +113,9 @@ class TaskResult:
 
 
 def _final_fit(
-    frames: Frames, scorer: Scorer, *, task: str, as_of: dt.date, config: Config
+    frames: Frames, scorer: Scorer, *, task: str, as_of: dt.date, plan: Plan
 ) -> tuple[Scorer, pd.DataFrame]:
-    cuts = training_cutoffs(
-        as_of, horizon_days=config.horizon_days, n=config.backtest.n_train_cutoffs
-    )
-    cuts = [c for c in cuts if c in frames.by_cutoff]
+    cuts = [c for c in plan.final_cutoffs if c in frames.by_cutoff]
     if not cuts:
         raise DataError(f"no labelled snapshot ends by {as_of}: the data is too short")
     train = pd.concat([frames.by_cutoff[c] for c in cuts], ignore_index=True)
@@ -135,7 +155,9 @@ def train_task(
         raise DataError(f"{task} needs transactions (or, for churn, a contractual churn label)")
     day = resolve_as_of(data, config, as_of)
     frames = frames or prepare_frames(data, config, as_of=day, progress=progress)
-    origin_list = origins(day, horizon_days=config.horizon_days, n=config.backtest.n_origins)
+    plan: Plan = frames.plan or settle_plan(
+        first_purchase_days(data, as_of=day), config, as_of=day, frames=frames
+    )
     if candidates is None:
         candidates = baselines(task, has_amount=data.has_amount, horizon_days=config.horizon_days)
         candidates |= learned(task, tuning=config.tuning, seed=config.seed)
@@ -144,19 +166,24 @@ def train_task(
     champion = (
         add_champion(client, model_name(config.project_name, task), cands) if register else None
     )
+    if not plan.labelled:  # a short history: only what learns nothing from labels
+        cands = {k: v for k, v in cands.items() if not v.needs_labels}
+        if champion is not None and champion[1] not in cands:
+            champion = None
     bt = run_backtest(
         frames.by_cutoff,
         task=task,
         candidates=cands,
-        origin_list=origin_list,
+        origin_list=plan.origins,
         horizon_days=config.horizon_days,
         n_train_cutoffs=config.backtest.n_train_cutoffs,
         n_boot=config.backtest.n_boot,
         seed=config.seed,
         progress=progress,
     )
+    bt.warning = plan.warning
     chosen = next(c for c in bt.ranking() if c != "champion")
-    scorer, train = _final_fit(frames, cands[chosen], task=task, as_of=day, config=config)
+    scorer, train = _final_fit(frames, cands[chosen], task=task, as_of=day, plan=plan)
     tuned = scorer.tuned_ if isinstance(scorer, TunedLGBM) else None
     served = scorer.fitted_ if isinstance(scorer, TunedLGBM) else scorer
     model = ScorerModel(served, task=task, horizon_days=config.horizon_days, schema=frames.schema)

@@ -60,6 +60,22 @@ def test_search_finds_the_planted_segments() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2])
+def test_search_recovers_groups_planted_by_another_generator(seed: int) -> None:
+    """Renewal-process customers in four groups of 46/27/17/10 % (tests/generators.py: not
+    the data model of the built-in generator); the truth only grades."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from tests.generators import renewal_customers
+
+    tx, truth = renewal_customers(3000, seed=seed)
+    snap = build_snapshot(from_frames(tx), as_of="2023-06-24")
+    s = choose_segments(snap, seed=0)
+    ari = adjusted_rand_score(truth.loc[snap["customer_id"].astype(str)].to_numpy(), s.labels)
+    assert ari >= 0.6, (s.params, ari)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("config", "file"),
     [
