@@ -181,6 +181,11 @@ class CleaningConfig(Strict):
         None, description="regex on order_id marking a cancellation, e.g. '^C'"
     )
     drop_nonpositive_price: bool = True
+    drop_bad_timestamps: bool = Field(
+        False,
+        description="drop rows whose timestamp does not parse (counted) instead of stopping "
+        "with an error naming the first of them",
+    )
     drop_duplicates: bool = True
     merge_same_day: bool = Field(True, description="count purchases per customer-day (BTYD)")
     exclude_products: str | None = Field(
@@ -323,6 +328,14 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path, source: Path | None = N
         raise ConfigError(f"{where}: invalid config\n{_format_errors(err)}") from None
 
 
+def _yaml_where(err: yaml.YAMLError) -> str:
+    """': <problem> at line L, column C' in one line (PyYAML's own text spans several)."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f": {problem}{where}"
+
+
 def load_config(path: str | Path) -> Config:
     """Read and validate a YAML config file.
 
@@ -337,7 +350,7 @@ def load_config(path: str | Path) -> Config:
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        raise ConfigError(f"{path}: not valid YAML{_yaml_where(err)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level")
     return parse_config(raw, base_dir=path.resolve().parent, source=path.resolve())

@@ -53,17 +53,37 @@ TASKS = ("churn", "ltv")
 
 
 def resolve_as_of(data: Dataset, config: Config, as_of: str | dt.date | None) -> dt.date:
-    """The given date, else the config's, else the day of the last transaction."""
+    """The given date, else the config's, else the day of the last transaction.
+
+    Raises
+    ------
+    DataError
+        when the date (given or the config's `as_of`) lies before the first transaction or
+        after the last one: nothing to score, or scores of a future the data has not seen.
+    """
+    span = data.date_range()
     if as_of is not None:
         if pd.Timestamp(as_of) != pd.Timestamp(as_of).normalize():
             raise DataError(f"as_of {as_of}: training takes a date (the end of that day)")
-        return cutoff(as_of).day
-    if config.as_of is not None:
-        return config.as_of
-    span = data.date_range()
-    if span is None:
+        day, where = cutoff(as_of).day, "--as-of"
+    elif config.as_of is not None:
+        day, where = config.as_of, f"{config.source or 'config'}: as_of"
+    elif span is None:
         raise DataError("no transactions: as_of cannot default to the last transaction date")
-    return span[1].date()
+    else:
+        return span[1].date()
+    if span is not None:
+        first, last = span[0].date(), span[1].date()
+        if not first <= day <= last:
+            side = "before the first" if day < first else "after the last"
+            span_text = f"{first} to {last}{_file(config)}"
+            raise DataError(f"{where} {day} is {side} transaction of the data ({span_text})")
+    return day
+
+
+def _file(config: Config) -> str:
+    tx = config.data.transactions
+    return f" in {tx.path}" if tx is not None else ""
 
 
 def prepare_frames(
