@@ -259,6 +259,12 @@ class ScoringConfig(Strict):
         description="processes that score a batch (0: one per core); each gets at least "
         "25,000 customers, and there are none but the main one on platforms without fork",
     )
+    worker_timeout_s: float = Field(
+        900.0,
+        gt=0,
+        description="a worker with no result this many seconds after its start is killed and "
+        "its rows scored once more in a new one; a second failure fails the job",
+    )
 
 
 class Config(Strict):
