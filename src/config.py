@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from customer_ml.errors import ConfigError
 from customer_ml.rules import (
     DEFAULT_PLAYBOOKS,
     FrequencyBands,
@@ -49,10 +50,6 @@ __all__ = [
     "ValueTierRule",
     "load_config",
 ]
-
-
-class ConfigError(ValueError):
-    """A config file that cannot be read or does not validate."""
 
 
 def _resolve(value: Path | None, info: ValidationInfo) -> Path | None:

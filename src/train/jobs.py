@@ -36,7 +36,8 @@ from customer_ml.train.backtest import (
 )
 from customer_ml.train.candidates import baselines, learned
 from customer_ml.train.publish import add_champion, publish
-from customer_ml.train.tuning import Tuned, TunedLGBM
+from customer_ml.train.results import TaskResult
+from customer_ml.train.tuning import TunedLGBM
 
 __all__ = [
     "TASKS",
@@ -95,18 +96,6 @@ def prepare_frames(
     for o in origins(as_of, horizon_days=h, n=b.n_origins):
         cuts |= {o, *training_cutoffs(o, horizon_days=h, n=b.n_train_cutoffs)}
     return build_frames(data, cuts, horizon_days=h, config=config, progress=progress)
-
-
-@dataclass
-class TaskResult:
-    task: str
-    as_of: dt.date
-    backtest: Backtest
-    chosen: str
-    model: ScorerModel
-    tuned: Tuned | None = None
-    run_id: str | None = None
-    version: str | None = None
 
 
 def _final_fit(
