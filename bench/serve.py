@@ -13,8 +13,9 @@
    the throughput.
 2. HTTP: a real `bentoml serve` on a free loopback port; one-customer POST /score at a fixed
    --rate (open loop, requests sent on schedule whatever the replies) for --seconds: p50/p99
-   latency and errors; then closed-loop clients for the maximum sustained requests/s with no
-   errors. Results go to bench/results/serve.json.
+   latency and errors, with the API key check on (Authorization: Bearer); then closed-loop
+   clients for the maximum sustained requests/s with no errors. Results go to
+   bench/results/serve.json.
 """
 
 from __future__ import annotations
@@ -122,10 +123,12 @@ def median_rate(run: Callable[[], Any], n: int, repeat: int = 3) -> tuple[float,
     return float(np.median(rates)), rates
 
 
-async def open_loop(url: str, ids: list[str], rate: float, seconds: float) -> dict[str, float]:
+async def open_loop(
+    url: str, ids: list[str], rate: float, seconds: float, headers: dict[str, str]
+) -> dict[str, float]:
     lat: list[float] = []
     errors = 0
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=10, headers=headers) as client:
 
         async def one(cid: str) -> None:
             nonlocal errors
@@ -155,10 +158,12 @@ async def open_loop(url: str, ids: list[str], rate: float, seconds: float) -> di
     }
 
 
-async def closed_loop(url: str, ids: list[str], clients: int, seconds: float) -> dict[str, float]:
+async def closed_loop(
+    url: str, ids: list[str], clients: int, seconds: float, headers: dict[str, str]
+) -> dict[str, float]:
     done = errors = 0
     end = time.perf_counter() + seconds
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=10, headers=headers) as client:
 
         async def worker(k: int) -> None:
             nonlocal done, errors
@@ -241,16 +246,19 @@ def http(args: argparse.Namespace) -> dict[str, object]:
     # collections would show up as client-side latency)
     ids = pd.read_parquet(load_config(args.config).paths.out / "scores.parquet").customer_id
     ids = [str(i) for i in ids.sample(min(2000, len(ids)), random_state=0)]
-    os.environ.pop("CUSTOMER_ML_API_KEY", None)  # measured without the key check
-    result: dict[str, object] = {}
-    proc, url = start_service(args.config.resolve(), timeout_s=120)
+    # measured with the key check on, as a deployment runs it
+    key = {"CUSTOMER_ML_API_KEY": "bench-" + os.urandom(8).hex()}
+    headers = {"Authorization": f"Bearer {key['CUSTOMER_ML_API_KEY']}"}
+    result: dict[str, object] = {"api_key_check": True}
+    proc, url = start_service(args.config.resolve(), env=key, timeout_s=120)
     try:
-        asyncio.run(open_loop(url, ids, 5, 3))  # warm-up
+        asyncio.run(open_loop(url, ids, 5, 3, headers))  # warm-up
         result["http_open_loop"] = [
-            asyncio.run(open_loop(url, ids, rate, args.seconds)) for rate in (10, args.rate)
+            asyncio.run(open_loop(url, ids, rate, args.seconds, headers))
+            for rate in (10, args.rate)
         ]
         result["http_max"] = max(
-            (asyncio.run(closed_loop(url, ids, c, 8)) for c in (1, 2, 4)),
+            (asyncio.run(closed_loop(url, ids, c, 8, headers)) for c in (1, 2, 4)),
             key=lambda r: r["requests_per_s"] if r["errors"] == 0 else -1,
         )
     finally:

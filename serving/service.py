@@ -5,48 +5,23 @@
 (or `customer-ml serve --config X`). Environment: CUSTOMER_ML_CONFIG (required), CUSTOMER_ML_STORE
 (the folder of features.parquet; default: the config's paths.out) and the API key variable
 named by the config's serving.api_key_env (when set, every request but /livez, /readyz,
-/healthz and /metrics needs the header X-API-Key).
+/healthz and /metrics needs `Authorization: Bearer <key>`, or `X-API-Key: <key>`); bodies over
+serving.max_body_bytes get 413 (see serving.guard).
 """
 
 from __future__ import annotations
 
 import gc
-import hmac
+import logging
 import os
 from typing import Any
 
 import bentoml
 from bentoml.exceptions import InvalidArgument, NotFound
 
+from customer_ml.privacy import pseudonym
+from serving.guard import GuardMiddleware
 from serving.schemas import CustomerIn, CustomerScore, Explanation
-
-OPEN_PATHS = {"/livez", "/readyz", "/healthz", "/metrics"}
-
-
-class GuardMiddleware:
-    """The API key (when configured) and JSON-only POST bodies (BentoML answers a multipart
-    body without a boundary with a 500; this makes it a 415)."""
-
-    def __init__(self, app: Any, api_key: str | None) -> None:
-        self.app, self.key = app, api_key.encode() if api_key else None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        from starlette.responses import JSONResponse
-
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
-            return await self.app(scope, receive, send)
-        headers = dict(scope["headers"])
-        if self.key is not None and not hmac.compare_digest(
-            headers.get(b"x-api-key", b""), self.key
-        ):
-            reply = JSONResponse({"error": "invalid or missing API key (header X-API-Key)"}, 401)
-            return await reply(scope, receive, send)
-        if scope["method"] == "POST":
-            kind = headers.get(b"content-type", b"application/json").split(b";")[0].strip()
-            if kind.lower() != b"application/json":
-                reply = JSONResponse({"error": "Content-Type must be application/json"}, 415)
-                return await reply(scope, receive, send)
-        return await self.app(scope, receive, send)
 
 
 def _settings() -> tuple[Any, str | None]:
@@ -57,6 +32,9 @@ def _settings() -> tuple[Any, str | None]:
         raise RuntimeError("set CUSTOMER_ML_CONFIG to the config file the models were trained with")
     config = load_config(path)
     return config, os.environ.get(config.serving.api_key_env) or None
+
+
+log = logging.getLogger(__name__)
 
 
 @bentoml.service(workers=1)
@@ -72,6 +50,7 @@ class CustomerScoring:
         store = read_store(os.environ.get("CUSTOMER_ML_STORE") or config.paths.out)
         self.scorer = CustomerScorer(load_models(config), store, config)
         self.max_batch = config.serving.max_batch
+        self.salt_env = config.privacy.salt_env
         self.as_of = store.as_of.isoformat()
         # the store and the champions are fixed for the life of the process, so the scores of
         # the customers in it are too: computed once (same code as a request) when it is small
@@ -100,6 +79,9 @@ class CustomerScoring:
             if c.features is None:
                 if pos < 0:
                     errors[i] = f"unknown customer_id {c.customer_id!r} (not in the feature store)"
+                    log.info(
+                        "unknown customer %s", pseudonym(c.customer_id, salt_env=self.salt_env)
+                    )
                 else:
                     rows.append(int(pos))
                     where.append(i)
@@ -166,22 +148,25 @@ class CustomerScoring:
     @bentoml.api
     def explain(self, customer: CustomerIn) -> Explanation:
         """The full contribution vectors behind one customer's scores."""
-        frame, _, errors = self._frames([customer])
+        frame, _, _ = self._frames([customer])
         if frame is None:
-            raise NotFound(errors.get(0, "customer not found"))
+            # BentoML logs this message: the id appears as its pseudonym
+            who = pseudonym(customer.customer_id, salt_env=self.salt_env)
+            raise NotFound(f"customer_id not in the feature store (logged as {who})")
         detail = self.scorer.explain(frame)
         scores = self._score([customer])[0]
         return Explanation(customer_id=str(customer.customer_id), **detail, scores=scores)
 
 
-def _api_key() -> str | None:
+def _guard_options() -> dict[str, Any]:
     try:
-        return _settings()[1]
+        config, key = _settings()
     except RuntimeError:  # no config yet: __init__ will say so
-        return None
+        return {"api_key": None}
+    return {"api_key": key, "max_body_bytes": config.serving.max_body_bytes}
 
 
-CustomerScoring.add_asgi_middleware(GuardMiddleware, api_key=_api_key())
+CustomerScoring.add_asgi_middleware(GuardMiddleware, **_guard_options())
 # BentoML 1.4 finds the media type of a list output by generating the output's whole JSON
 # schema on every response (~8 ms for CustomerScore); it is always JSON, so say so once.
 # (The OpenAPI spec is unchanged: it asks the same method.)

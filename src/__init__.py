@@ -23,6 +23,7 @@ from customer_ml.data.dataset import CleaningReport, Dataset
 from customer_ml.data.io import DataError
 from customer_ml.data.load import connect, from_frames, load_data
 from customer_ml.data.synthetic import SyntheticData, generate
+from customer_ml.version import __version__ as __version__
 
 if TYPE_CHECKING:
     from customer_ml.batch import JobResult, promote_model, run_job, score_job, train_models
@@ -53,7 +54,7 @@ _LAZY = {
     "evaluate_baselines": "customer_ml.train.jobs",
     "choose_segments": "customer_ml.train.segments",
     "Segmentation": "customer_ml.train.segments",
-    "JobResult": "customer_ml.batch",
+    "JobResult": "customer_ml.results",
     "run_job": "customer_ml.batch",
     "promote_model": "customer_ml.batch",
     "score_job": "customer_ml.batch",
@@ -109,7 +110,6 @@ __all__ = [
     "train_task",
     "transition_matrix",
 ]
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:

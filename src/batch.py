@@ -15,9 +15,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import mlflow
 import pandas as pd
@@ -29,8 +27,9 @@ from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import DataError
 from customer_ml.data.load import load_data
 from customer_ml.files import atomic_dir, write_parquet
+from customer_ml.results import JobResult
 from customer_ml.scoring.migration import transition_matrix
-from customer_ml.scoring.models import Models, load_models
+from customer_ml.scoring.models import load_models
 from customer_ml.scoring.score import CustomerScorer
 from customer_ml.scoring.store import build_store
 from customer_ml.tracking.registry import Promotion, promote, version_by_alias
@@ -50,18 +49,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 MIGRATED = ("segment_name", "value_tier", "lifecycle_stage")
 LIST_COLUMNS = ("tags", "top_reasons", "ltv_reasons")
-
-
-@dataclass
-class JobResult:
-    out: Path
-    as_of: dt.date
-    scores: pd.DataFrame
-    metrics: dict[str, Any]
-    models: Models
-    migration: dict[str, pd.DataFrame] = field(default_factory=dict)
-    promotions: dict[str, str] = field(default_factory=dict)
-    features: pd.DataFrame | None = field(default=None, repr=False)  # the feature store frame
 
 
 def _has_champion(config: Config, task: str) -> bool:

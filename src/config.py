@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from customer_ml.errors import ConfigError
 from customer_ml.rules import (
     DEFAULT_PLAYBOOKS,
     FrequencyBands,
@@ -49,10 +50,6 @@ __all__ = [
     "ValueTierRule",
     "load_config",
 ]
-
-
-class ConfigError(ValueError):
-    """A config file that cannot be read or does not validate."""
 
 
 def _resolve(value: Path | None, info: ValidationInfo) -> Path | None:
@@ -181,6 +178,11 @@ class CleaningConfig(Strict):
         None, description="regex on order_id marking a cancellation, e.g. '^C'"
     )
     drop_nonpositive_price: bool = True
+    drop_bad_timestamps: bool = Field(
+        False,
+        description="drop rows whose timestamp does not parse (counted) instead of stopping "
+        "with an error naming the first of them",
+    )
     drop_duplicates: bool = True
     merge_same_day: bool = Field(True, description="count purchases per customer-day (BTYD)")
     exclude_products: str | None = Field(
@@ -254,6 +256,12 @@ class ScoringConfig(Strict):
         description="processes that score a batch (0: one per core); each gets at least "
         "25,000 customers, and there are none but the main one on platforms without fork",
     )
+    worker_timeout_s: float = Field(
+        900.0,
+        gt=0,
+        description="a worker with no result this many seconds after its start is killed and "
+        "its rows scored once more in a new one; a second failure fails the job",
+    )
 
 
 class Config(Strict):
@@ -323,6 +331,14 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path, source: Path | None = N
         raise ConfigError(f"{where}: invalid config\n{_format_errors(err)}") from None
 
 
+def _yaml_where(err: yaml.YAMLError) -> str:
+    """': <problem> at line L, column C' in one line (PyYAML's own text spans several)."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f": {problem}{where}"
+
+
 def load_config(path: str | Path) -> Config:
     """Read and validate a YAML config file.
 
@@ -337,7 +353,7 @@ def load_config(path: str | Path) -> Config:
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        raise ConfigError(f"{path}: not valid YAML{_yaml_where(err)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level")
     return parse_config(raw, base_dir=path.resolve().parent, source=path.resolve())

@@ -116,5 +116,10 @@ class ServingConfig(Strict):
         "so lookups by id answer from memory (larger stores score each request)",
     )
     api_key_env: str = Field(
-        "CUSTOMER_ML_API_KEY", description="when this variable is set, requests need the key"
+        "CUSTOMER_ML_API_KEY",
+        description="when this variable is set, requests but the probes need the header "
+        "'Authorization: Bearer <key>' (or 'X-API-Key: <key>')",
+    )
+    max_body_bytes: int = Field(
+        1 << 20, ge=1024, description="larger request bodies get 413 (default 1 MiB)"
     )

@@ -40,7 +40,10 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except (ConfigError, DataError) as err:
-            err_console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
+            # soft_wrap: one line however narrow the terminal (logs and grep see it whole)
+            err_console.print(
+                f"[red]error:[/red] {err}", markup=True, highlight=False, soft_wrap=True
+            )
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from customer_ml.config import ReadOptions, TableSource
+from customer_ml.errors import DataError
 
 __all__ = [
     "DataError",
@@ -27,10 +28,6 @@ __all__ = [
     "read_raw",
     "register_frame",
 ]
-
-
-class DataError(ValueError):
-    """Input data that cannot be used, with a message naming the file, row, column or value."""
 
 
 def quote(name: str) -> str:

@@ -52,12 +52,13 @@ class RawTable:
         n_bad = fetch_one(con, f"SELECT count(*) FROM {table} WHERE {bad}")
         if not n_bad[0]:
             return
-        first = fetch_one(
-            con, f"SELECT _row, {value} FROM {table} WHERE {bad} ORDER BY _row LIMIT 1"
-        )
+        first = con.execute(
+            f"SELECT _row, {value} FROM {table} WHERE {bad} ORDER BY _row LIMIT 3"
+        ).fetchall()
+        more = "".join(f"; {self.locate(int(r))}: {v!r}" for r, v in first[1:])
         raise DataError(
-            f"{self.where}: {what} at {self.locate(int(first[0]))}: value {first[1]!r}"
-            f" ({n_bad[0]} row{'s' if n_bad[0] != 1 else ''} in all)"
+            f"{self.where}: {what} at {self.locate(int(first[0][0]))}: value {first[0][1]!r}"
+            f"{more} ({n_bad[0]} row{'s' if n_bad[0] != 1 else ''} in all)"
         )
 
 

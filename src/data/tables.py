@@ -112,7 +112,8 @@ def build_customers(
         "GROUP BY customer_id HAVING count(*) > 1 ORDER BY min(_row)"
     ).fetchall()
     if dups:
-        shown = "; ".join(f"{cid!r} at rows {rows[:5]}" for cid, rows in dups[:5])
+        # rows, not the ids themselves: error messages end up in job logs
+        shown = "; ".join(f"rows {rows[:5]}" for _, rows in dups[:5])
         raise DataError(
             f"{raw.where}: {len(dups)} duplicate customer id(s) in column "
             f"{cols.customer_id!r}: {shown}"

@@ -67,6 +67,8 @@ def _is_return(present: list[str], cleaning: CleaningConfig) -> str:
 
 def _steps(present: list[str], cleaning: CleaningConfig) -> list[tuple[str, str]]:
     steps = [("exact duplicate rows", "_dup"), ("missing customer id", "customer_id IS NULL")]
+    if cleaning.drop_bad_timestamps:
+        steps.append(("unparseable timestamp", "ts IS NULL"))
     if cleaning.exclude_products and "product_id" in present:
         pat = cleaning.exclude_products.replace("'", "''")
         steps.append(("non-product codes", f"coalesce(regexp_matches(product_id, '{pat}'), false)"))
@@ -106,17 +108,24 @@ def build_transactions(
         raw, types, cols, ts_format=ts_format, decimal=decimal, dedupe_on=dedupe_on
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE _tx AS {select}")
-    hint = f" with format {ts_format!r}" if ts_format else " (set ts_format in the config)"
-    raw.check(
-        con, "_tx", "ts IS NULL", f"unparseable timestamp in column {cols.ts!r}{hint}", "_ts_raw"
-    )
+    hint = f" with format {ts_format!r}" if ts_format else " (set ts_format in the config"
+    hint += "" if ts_format else ", or cleaning.drop_bad_timestamps: true to drop such rows)"
+    if not cleaning.drop_bad_timestamps:
+        raw.check(
+            con,
+            "_tx",
+            "ts IS NULL",
+            f"unparseable timestamp in column {cols.ts!r}{hint}",
+            "_ts_raw",
+        )
     if "amount" in present:
         col = cols.amount or f"{cols.unit_price} x {cols.quantity}"
         raw.check(
             con,
             "_tx",
-            "amount IS NULL AND NOT _dup",
-            f"non-numeric or missing amount in column {col!r}",
+            "(amount IS NULL OR NOT isfinite(amount)) AND NOT _dup"
+            + (" AND ts IS NOT NULL" if cleaning.drop_bad_timestamps else ""),
+            f"non-numeric, missing or NaN amount in column {col!r}",
             "_amount_raw",
         )
     if not cleaning.drop_missing_customer_id:

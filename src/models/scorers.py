@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["SCORERS", "ColumnScorer", "LogisticScorer", "RateScorer", "Scorer", "from_spec"]
+__all__ = ["SCORERS", "ColumnScorer", "LogisticScorer", "RateScorer", "Scorer"]
 
 
 class Scorer(BaseEstimator):
@@ -157,17 +157,3 @@ class RateScorer(Scorer):
 SCORERS: dict[str, type[Scorer]] = {
     c.__name__: c for c in (LogisticScorer, ColumnScorer, RateScorer)
 }
-
-
-def from_spec(spec: dict[str, Any]) -> Scorer:
-    """Rebuild an unfitted scorer from `Scorer.spec()` (e.g. read from the model registry)."""
-    from customer_ml.models.contractual import AttributeLGBM, AttributeLogistic
-    from customer_ml.models.lgbm import LGBMChurnScorer, LGBMLTVScorer
-
-    learned = (LGBMChurnScorer, LGBMLTVScorer, AttributeLGBM, AttributeLogistic)
-    known = {**SCORERS, **{c.__name__: c for c in learned}}
-    cls = known.get(spec.get("class", ""))
-    if cls is None:
-        raise ValueError(f"unknown scorer class {spec.get('class')!r}; known: {sorted(known)}")
-    params = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["params"].items()}
-    return cls(**params)

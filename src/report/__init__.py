@@ -27,7 +27,7 @@ from customer_ml.report.sections import (
 )
 
 if TYPE_CHECKING:
-    from customer_ml.batch import JobResult
+    from customer_ml.results import JobResult
 
 __all__ = ["build_metrics", "build_report"]
 
@@ -66,7 +66,7 @@ def build_report(result: JobResult, *, config: Config) -> str:
         f"{esc(m['models'][t].get('gate', ''))}"
         for t in ("churn", "ltv", "segments")
     )
-    from customer_ml import __version__
+    from customer_ml.version import __version__
 
     return page(
         title=f"{config.project_name}: customers as of {result.as_of}",

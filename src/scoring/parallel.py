@@ -28,8 +28,10 @@ import itertools
 import mmap
 import os
 import pickle
+import select
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -63,29 +65,62 @@ class _Worker:
     pid: int
     pipe: int  # read end: the message (see `_run`)
     space: mmap.mmap | None  # shared: the result as an Arrow stream
+    deadline: float  # time.monotonic() by which the result must be in
+    timeout_s: float
     reaped: bool = False
 
 
 def map_rows(
-    fn: Callable[[pd.DataFrame], pd.DataFrame], frame: pd.DataFrame, workers: int
+    fn: Callable[[pd.DataFrame], pd.DataFrame],
+    frame: pd.DataFrame,
+    workers: int,
+    *,
+    timeout_s: float = 900.0,
 ) -> pd.DataFrame:
     """``fn(frame)``, computed as `workers` contiguous parts of `frame`'s rows, one per
     process (this one takes the first, the others are forked; a part whose fork fails is
     computed here too); the results are concatenated in row order. An error in a worker is
-    raised here; an interrupted call stops its workers."""
+    raised here; an interrupted call stops its workers.
+
+    A worker that dies without a result or has none `timeout_s` seconds after its start is
+    killed and its part forked once more; if that fails too, the call raises a RuntimeError
+    naming the part's rows."""
     bounds = np.linspace(0, len(frame), workers + 1).astype(int).tolist()
     parts = [frame.iloc[lo:hi].reset_index(drop=True) for lo, hi in itertools.pairwise(bounds)]
     started: list[_Worker | None] = [None]  # per part; None: computed here
+    retried: list[_Worker | None] = []
     try:
-        started += [_fork(fn, part) for part in parts[1:]]
+        started += [_fork(fn, part, timeout_s) for part in parts[1:]]
         with _one_thread():
             here = {i: fn(p) for i, (p, w) in enumerate(zip(parts, started, strict=True)) if not w}
-        results = [here[i] if w is None else _collect(w) for i, w in enumerate(started)]
+        results = []
+        for i, w in enumerate(started):
+            if w is None:
+                results.append(here[i])
+                continue
+            try:
+                results.append(_collect(w))
+            except _Lost as first:
+                again = _fork(fn, parts[i], timeout_s)
+                retried.append(again)
+                try:
+                    results.append(fn(parts[i]) if again is None else _collect(again))
+                except _Lost as second:
+                    lo, hi = bounds[i], bounds[i + 1]
+                    raise RuntimeError(
+                        f"scoring rows {lo}-{hi - 1} (of {len(frame)}) failed twice in a "
+                        f"worker: {first}, then {second}; with scoring.workers: 1, no workers "
+                        "are used"
+                    ) from None
     finally:
-        for w in started:
+        for w in started + retried:
             if w is not None:
                 _stop(w)
     return pd.concat(results, ignore_index=True)
+
+
+class _Lost(Exception):
+    """A worker ended without a result, or did not finish in time."""
 
 
 @contextlib.contextmanager
@@ -94,7 +129,9 @@ def _one_thread() -> Iterator[None]:
         yield
 
 
-def _fork(fn: Callable[[pd.DataFrame], pd.DataFrame], part: pd.DataFrame) -> _Worker | None:
+def _fork(
+    fn: Callable[[pd.DataFrame], pd.DataFrame], part: pd.DataFrame, timeout_s: float = 900.0
+) -> _Worker | None:
     """A worker computing ``fn(part)``; None if the process cannot be forked (e.g. a limit on
     processes, or no memory for a copy under strict overcommit)."""
     try:  # shared and anonymous; pages are taken as they are written
@@ -110,7 +147,7 @@ def _fork(fn: Callable[[pd.DataFrame], pd.DataFrame], part: pd.DataFrame) -> _Wo
         return None
     if pid:
         os.close(write)
-        return _Worker(pid, read, space)
+        return _Worker(pid, read, space, time.monotonic() + timeout_s, timeout_s)
     status = 1  # the worker: it never returns into the caller's code, whatever happens
     try:
         os.close(read)
@@ -164,17 +201,29 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _read(worker: _Worker) -> bytes:
+    """The worker's whole message (up to the pipe's end); raises _Lost past its deadline."""
+    chunks: list[bytes] = []
+    while True:
+        left = worker.deadline - time.monotonic()
+        ready, _, _ = select.select([worker.pipe], [], [], max(left, 0.0))
+        if not ready:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGKILL)
+            raise _Lost(f"no result after {worker.timeout_s:g} s (scoring.worker_timeout_s)")
+        chunk = os.read(worker.pipe, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
 def _collect(worker: _Worker) -> pd.DataFrame:
     """A worker's result."""
-    with os.fdopen(worker.pipe, "rb", closefd=False) as pipe:
-        message = pipe.read()
+    message = _read(worker)
     _, status = os.waitpid(worker.pid, 0)  # the pipe is closed: the worker has exited
     worker.reaped = True
     if not message:
-        raise RuntimeError(
-            f"a scoring worker (pid {worker.pid}) stopped without a result "
-            f"({_describe(status)}); with scoring.workers: 1, no workers are used"
-        )
+        raise _Lost(f"worker pid {worker.pid} stopped without a result ({_describe(status)})")
     kind, value = pickle.loads(message)
     if kind == "error":
         raise value

@@ -75,7 +75,8 @@ class CustomerScorer:
         with _gc_paused():  # many small strings: no collections meanwhile
             if n == 1:
                 return self._score(frame, reasons)
-            return map_rows(functools.partial(self._score, reasons=reasons), frame, n)
+            score = functools.partial(self._score, reasons=reasons)
+            return map_rows(score, frame, n, timeout_s=self.config.scoring.worker_timeout_s)
 
     def _score(self, frame: pd.DataFrame, reasons: int) -> pd.DataFrame:
         tags = tag_columns(frame, self.config.tags, self.tag_reference)

@@ -26,7 +26,7 @@ from customer_ml.train.backtest import Backtest, Progress, aggregate, content_ke
 from customer_ml.train.publish import add_champion, publish
 
 if TYPE_CHECKING:
-    from customer_ml.train.jobs import TaskResult
+    from customer_ml.train.results import TaskResult
 
 __all__ = ["contractual_candidates", "cross_validate", "train_contractual"]
 
@@ -91,7 +91,7 @@ def train_contractual(
     progress: Progress | None = None,
 ) -> TaskResult:
     """Cross-validate the candidates, fit the best on every customer, log and register it."""
-    from customer_ml.train.jobs import TaskResult
+    from customer_ml.train.results import TaskResult
 
     frame = _frame(data)
     cands = dict(candidates or contractual_candidates(config.seed))

@@ -37,7 +37,8 @@ from customer_ml.train.backtest import (
 from customer_ml.train.candidates import baselines, learned
 from customer_ml.train.plan import Plan, first_purchase_days, plan_backtest
 from customer_ml.train.publish import add_champion, publish
-from customer_ml.train.tuning import Tuned, TunedLGBM
+from customer_ml.train.results import TaskResult
+from customer_ml.train.tuning import TunedLGBM
 
 __all__ = [
     "TASKS",
@@ -55,17 +56,37 @@ log = logging.getLogger(__name__)
 
 
 def resolve_as_of(data: Dataset, config: Config, as_of: str | dt.date | None) -> dt.date:
-    """The given date, else the config's, else the day of the last transaction."""
+    """The given date, else the config's, else the day of the last transaction.
+
+    Raises
+    ------
+    DataError
+        when the date (given or the config's `as_of`) lies before the first transaction or
+        after the last one: nothing to score, or scores of a future the data has not seen.
+    """
+    span = data.date_range()
     if as_of is not None:
         if pd.Timestamp(as_of) != pd.Timestamp(as_of).normalize():
             raise DataError(f"as_of {as_of}: training takes a date (the end of that day)")
-        return cutoff(as_of).day
-    if config.as_of is not None:
-        return config.as_of
-    span = data.date_range()
-    if span is None:
+        day, where = cutoff(as_of).day, "--as-of"
+    elif config.as_of is not None:
+        day, where = config.as_of, f"{config.source or 'config'}: as_of"
+    elif span is None:
         raise DataError("no transactions: as_of cannot default to the last transaction date")
-    return span[1].date()
+    else:
+        return span[1].date()
+    if span is not None:
+        first, last = span[0].date(), span[1].date()
+        if not first <= day <= last:
+            side = "before the first" if day < first else "after the last"
+            span_text = f"{first} to {last}{_file(config)}"
+            raise DataError(f"{where} {day} is {side} transaction of the data ({span_text})")
+    return day
+
+
+def _file(config: Config) -> str:
+    tx = config.data.transactions
+    return f" in {tx.path}" if tx is not None else ""
 
 
 def prepare_frames(
@@ -98,18 +119,6 @@ def settle_plan(
         n_train_cutoffs=b.n_train_cutoffs,
         usable=None if frames is None else frames.by_cutoff.__contains__,
     )
-
-
-@dataclass
-class TaskResult:
-    task: str
-    as_of: dt.date
-    backtest: Backtest
-    chosen: str
-    model: ScorerModel
-    tuned: Tuned | None = None
-    run_id: str | None = None
-    version: str | None = None
 
 
 def _final_fit(

@@ -11,14 +11,15 @@ from mlflow import MlflowClient
 
 from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
-from customer_ml.models.scorers import Scorer, from_spec
+from customer_ml.models.scorers import Scorer
+from customer_ml.models.specs import from_spec
 from customer_ml.tracking.registry import champion_spec, register_challenger
 from customer_ml.tracking.store import data_fingerprint, experiment_id, model_name
 from customer_ml.train.runlog import log_run
 from customer_ml.train.tuning import TunedLGBM
 
 if TYPE_CHECKING:
-    from customer_ml.train.jobs import TaskResult
+    from customer_ml.train.results import TaskResult
 
 __all__ = ["Champion", "add_champion", "publish"]
 

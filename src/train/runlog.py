@@ -14,7 +14,7 @@ from customer_ml.tracking.pyfunc import log_scorer
 from customer_ml.train.plots import backtest_figures, shap_summary, tuning_history
 
 if TYPE_CHECKING:
-    from customer_ml.train.jobs import TaskResult
+    from customer_ml.train.results import TaskResult
 
 __all__ = ["log_run"]
 

@@ -12,9 +12,9 @@ from customer_ml.models.scorers import (
     ColumnScorer,
     LogisticScorer,
     RateScorer,
-    from_spec,
 )
 from customer_ml.models.simulate import simulate_bgnbd
+from customer_ml.models.specs import from_spec
 
 
 def frame(n: int = 2000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:

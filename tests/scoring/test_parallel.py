@@ -4,6 +4,7 @@ the last bit and in row order; errors and dead workers reported; every worker re
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 from unittest import mock
@@ -160,3 +161,89 @@ def test_forked_scoring_equals_one_process_to_the_last_bit(trained, forks, monke
     assert len(forks) == 2
     pd.testing.assert_frame_equal(many, one, check_exact=True)
     assert many["top_reasons"].iloc[-1] == one["top_reasons"].iloc[-1]
+
+
+def attempts_logged(tmp_path, behaviour: str):
+    """A function whose worker (the part not starting at row 0) hangs or exits at once on
+    every attempt, each attempt noted in a file."""
+    log = tmp_path / "attempts"
+
+    def fn(frame: pd.DataFrame) -> pd.DataFrame:
+        if frame["k"].iloc[0] > 0:
+            with log.open("a") as f:
+                f.write(f"{os.getpid()}\n")
+            if behaviour == "hang":
+                import time
+
+                time.sleep(600)
+            os._exit(3)
+        return per_row(frame)
+
+    return fn, log
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "reason"),
+    [
+        ("hang", r"no result after 1\.5 s \(scoring.worker_timeout_s\)"),
+        ("exit", r"stopped without a result \(exit status 3\)"),
+    ],
+)
+def test_a_hung_or_dead_worker_is_retried_once_then_fails_naming_its_rows(
+    tmp_path, forks, behaviour, reason
+) -> None:
+    fn, log = attempts_logged(tmp_path, behaviour)
+    with pytest.raises(RuntimeError) as err:
+        parallel.map_rows(fn, rows(1000), 2, timeout_s=1.5)
+    msg = str(err.value)
+    assert "scoring rows 500-999 (of 1000) failed twice" in msg
+    assert len(re.findall(reason, msg)) == 2, msg
+    assert len(log.read_text().split()) == 2  # one retry, in a new process
+    assert len(forks) == 2 and all(reaped(p) for p in forks)
+
+
+def test_a_worker_lost_once_is_retried_and_the_result_is_whole(tmp_path, forks) -> None:
+    log = tmp_path / "attempts"
+
+    def fn(frame: pd.DataFrame) -> pd.DataFrame:
+        if frame["k"].iloc[0] > 0 and not log.exists():
+            log.write_text("lost")
+            os._exit(3)
+        return per_row(frame)
+
+    frame = rows(1000)
+    pd.testing.assert_frame_equal(parallel.map_rows(fn, frame, 2, timeout_s=30), per_row(frame))
+    assert len(forks) == 2
+
+
+def test_a_lost_worker_leaves_the_previous_outputs_as_they_were(
+    trained, tmp_path, monkeypatch
+) -> None:
+    """score_job with a worker that hangs: the job fails naming the rows, out/ is unchanged."""
+    from customer_ml.batch import score_job
+    from customer_ml.scoring import score as score_module
+
+    path, result = trained
+    cfg = load_config(path)
+    out = tmp_path / "out"
+    score_job(cfg, as_of=result.as_of, out=out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    fn, log = attempts_logged(tmp_path, "hang")
+    real = score_module.CustomerScorer._score
+
+    def hanging(self, frame, reasons):
+        if frame.index[0] == 0 and os.getpid() != parent and len(frame) < whole:
+            fn(pd.DataFrame({"k": [1]}))  # hangs (noted in the log)
+        return real(self, frame, reasons)
+
+    parent, whole = os.getpid(), len(read_store(cfg.paths.out).frame)
+    monkeypatch.setattr(score_module.CustomerScorer, "_score", hanging)
+    monkeypatch.setattr(parallel, "MIN_ROWS", 10)
+    cfg = cfg.model_copy(
+        update={"scoring": cfg.scoring.model_copy(update={"workers": 2, "worker_timeout_s": 1.5})}
+    )
+    with pytest.raises(RuntimeError, match=r"scoring rows \d+-\d+ \(of \d+\) failed twice"):
+        score_job(cfg, as_of=result.as_of, out=out)
+    assert len(log.read_text().split()) == 2
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # no temp left

@@ -4,10 +4,11 @@ key is enforced, a schemathesis fuzz run finds no 5xx, and a restart loses nothi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -18,7 +19,7 @@ from customer_ml.config import load_config
 from customer_ml.launch import start_service, stop_service
 
 KEY = "test-key"
-H = {"X-API-Key": KEY}
+H = {"Authorization": f"Bearer {KEY}"}
 
 
 def start(config: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -111,13 +112,36 @@ def test_api_key_and_content_type(service) -> None:
     url, _, _ = service
     body = {"customers": [{"customer_id": "x"}]}
     assert post(url, "score", body, headers={}).status_code == 401
+    assert post(url, "score", body, headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert post(url, "score", body, headers={"X-API-Key": "wrong"}).status_code == 401
+    assert post(url, "score", body, headers={"X-API-Key": KEY}).status_code == 200
     for route in ("livez", "readyz", "metrics"):
         assert httpx.get(f"{url}/{route}").status_code == 200
     r = httpx.post(
         f"{url}/score", content=b"x", headers=H | {"content-type": "multipart/form-data"}
     )
     assert r.status_code == 415
+
+
+async def _chunks(total: int) -> AsyncIterator[bytes]:
+    for _ in range(total // 65536):
+        yield b" " * 65536
+
+
+def test_bodies_over_the_limit_get_413(service) -> None:
+    url, _, _ = service
+    big = b'{"customers": [' + b'{"customer_id": "x"},' * 60_000 + b'{"customer_id": "x"}]}'
+    assert len(big) > 1 << 20  # the default serving.max_body_bytes
+    r = httpx.post(f"{url}/score", content=big, headers=H | {"content-type": "application/json"})
+    assert r.status_code == 413 and "limit of 1048576 bytes" in r.text
+
+    async def streamed() -> httpx.Response:  # chunked: no Content-Length
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await client.post(f"{url}/score", content=_chunks(2 << 20), headers=H)
+
+    r = asyncio.run(streamed())
+    assert r.status_code == 413, r.text
+    assert post(url, "score", {"customers": [{"customer_id": "x"}]}).status_code == 200
 
 
 @pytest.mark.slow
