@@ -30,3 +30,35 @@ def monitor(
     for reason in rep["decision"]["reasons"]:
         console.print(f"  - {reason}")
     console.print(f"wrote {out.resolve()}: monitor.json, monitor.html")
+
+
+@app.command()
+@user_errors
+def measure(
+    config: ConfigOpt,
+    campaign: Annotated[
+        Path, typer.Option("--campaign", help="Campaign folder written by `target`.")
+    ],
+    as_of: Annotated[str, typer.Option("--as-of", help="YYYY-MM-DD, after the horizon.")],
+    level: Annotated[float, typer.Option(min=0.5, max=0.999, help="Confidence level.")] = 0.95,
+) -> None:
+    """Treated against control after the campaign's horizon: retention and spend, the
+    difference with its interval and p-value, the value per treated customer."""
+    import json
+
+    from customer_ml.data.load import load_data
+    from customer_ml.files import atomic_file
+    from customer_ml.scoring.campaign import measure_campaign
+
+    result = measure_campaign(load_data(load_config(config)), campaign, as_of=as_of, level=level)
+    for what in ("retention", "spend"):
+        if what in result:
+            r = result[what]
+            console.print(
+                f"{what}: treated {r['treated']:.4g}, control {r['control']:.4g}, difference "
+                f"{r['difference']:+.4g} ({level:.0%} CI {r['ci_low']:+.4g} to "
+                f"{r['ci_high']:+.4g}), p = {r['p_value']:.3g}"
+            )
+    with atomic_file(campaign / "measure.json") as tmp:
+        tmp.write_text(json.dumps(result, indent=2))
+    console.print(f"wrote {(campaign / 'measure.json').resolve()}")
