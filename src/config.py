@@ -42,6 +42,7 @@ __all__ = [
     "FeaturesConfig",
     "FrequencyBands",
     "LifecycleRule",
+    "MonitoringConfig",
     "PlaybookRule",
     "ServingConfig",
     "SyntheticSource",
@@ -264,6 +265,23 @@ class ScoringConfig(Strict):
     )
 
 
+class MonitoringConfig(Strict):
+    """`customer-ml monitor` / `cycle`: when drift or realised performance calls for a retrain."""
+
+    max_share_drifted: float = Field(
+        0.35, ge=0, le=1, description="retrain when more than this share of features drifted"
+    )
+    max_auc_drop: float = Field(
+        0.05, ge=0, description="retrain when the realised churn AUC is this far below the backtest"
+    )
+    drift_on_predictions: bool = Field(
+        True, description="retrain when the churn or LTV predictions themselves drifted"
+    )
+    control_share: float = Field(
+        0.1, ge=0, lt=1, description="share of each target list held out as a control group"
+    )
+
+
 class Config(Strict):
     data: DataConfig
     project: str | None = Field(
@@ -289,6 +307,7 @@ class Config(Strict):
     default_playbook: str = Field("retention", description="the playbook behind the scores")
     serving: ServingConfig = ServingConfig()
     scoring: ScoringConfig = ScoringConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
     source: Path | None = Field(None, description="the file this config was read from")
 
     @model_validator(mode="after")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
@@ -87,8 +89,12 @@ def target_list(
     config: Config, folder: Path, *, playbook: str, top: int
 ) -> tuple[pd.DataFrame, Path]:
     """The `top` customers of the latest scores in `folder` by value at risk, with the
-    actions of `playbook`; written to folder/target_<playbook>.csv."""
-    from customer_ml.files import atomic_file
+    actions of `playbook`; written to folder/target_<playbook>.csv with a `group` column
+    (config.monitoring.control_share of the list held out as `control`, by a hash of the
+    customer id and the campaign name <playbook>-<as_of>), and as a campaign folder
+    folder/campaign_<playbook>/ (list.csv + campaign.json) that `measure` reads."""
+    from customer_ml.files import atomic_dir, atomic_file
+    from customer_ml.scoring.campaign import MANIFEST, control_draw
     from customer_ml.scoring.playbook import apply_playbook
     from customer_ml.scoring.playbook import playbook as rules_of
 
@@ -114,10 +120,37 @@ def target_list(
         "action_channel",
     ]
     ranked = s.sort_values("value_at_risk", ascending=False, kind="stable")[cols]
+    as_of = _scores_as_of(folder)
+    share = config.monitoring.control_share
+    campaign = f"{playbook}-{as_of}"
+    draw = control_draw(ranked["customer_id"], campaign=campaign)
+    ranked["group"] = np.where(draw < share, "control", "treated")
     out = folder / f"target_{playbook}.csv"
+    manifest = {
+        "campaign": campaign,
+        "playbook": playbook,
+        "as_of": as_of,
+        "horizon_days": config.horizon_days,
+        "control_share": share,
+        "customers": len(ranked),
+        "control": int((ranked["group"] == "control").sum()),
+    }
+    with atomic_dir(folder / f"campaign_{playbook}") as tmp:
+        ranked.to_csv(tmp / "list.csv", index=False)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
     with atomic_file(out) as tmp:
         ranked.to_csv(tmp, index=False)
-    return ranked.head(top).reset_index(drop=True), out
+    shown = ranked[ranked["group"] == "treated"].head(top)
+    return shown.reset_index(drop=True), out
+
+
+def _scores_as_of(folder: Path) -> str:
+    """The as_of of the scores in `folder` (from its feature store or metrics.json)."""
+    for name in ("features.json", "metrics.json"):
+        path = folder / name
+        if path.is_file():
+            return str(json.loads(path.read_text())["as_of"])
+    raise DataError(f"{folder}: no features.json or metrics.json beside the scores")
 
 
 def print_target(table: pd.DataFrame, *, title: str, console: Console) -> None:
