@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import sys
 
-from customer_ml.cli import data, jobs, models, train
+from customer_ml.cli import data, jobs, models, recommend, train
 from customer_ml.cli.common import app
 
-__all__ = ["app", "data", "jobs", "main", "models", "train"]
+__all__ = ["app", "data", "jobs", "main", "models", "recommend", "train"]
 
 
 def main() -> None:
