@@ -19,7 +19,7 @@ def recommend(
     k: Annotated[int, typer.Option("--k", min=1, max=100, help="Products per customer.")] = 10,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Parquet file; default <paths.out>/recs.parquet"),
+        typer.Option("--out", "-o", help="Parquet file; default <paths.out>-recs/recs.parquet"),
     ] = None,
     new_only: Annotated[
         bool, typer.Option("--new-only", help="Only products the customer never bought.")
@@ -29,12 +29,12 @@ def recommend(
     (customer_id, rank, product_id, score, reason) from rows up to as-of only."""
     from customer_ml.data.load import load_data
     from customer_ml.train.jobs import resolve_as_of
-    from customer_ml.train.recommend import recommend_job
+    from customer_ml.train.recommend import recommend_job, recs_folder
 
     cfg = load_config(config)
     data = load_data(cfg)
     day = resolve_as_of(data, cfg, as_of)
-    path = out or cfg.paths.out / "recs.parquet"
+    path = out or recs_folder(cfg) / "recs.parquet"
     result = recommend_job(cfg, data, as_of=day, out=path, k=k, new_only=new_only)
     if result.warning:
         err_console.print(f"[yellow]warning:[/yellow] {result.warning}")

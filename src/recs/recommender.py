@@ -89,6 +89,7 @@ class Recommender:
     generators: tuple[str, ...] = ("popularity", "repeat", "cooccurrence", "als")
     n_candidates: int = 50
     recent_days: int = 30
+    negatives: int = 40
     als: dict[str, Any] = field(default_factory=dict)
     ranker_params: dict[str, Any] = field(default_factory=dict)
     seed: int = 42
@@ -128,8 +129,7 @@ class Recommender:
             frame = pd.concat(list(self.frames(it0, gens0, task=task)), ignore_index=True)
             keys = zip(frame.cust.tolist(), frame.item.tolist(), strict=True)
             y = np.fromiter((k in truth for k in keys), bool, len(frame))
-            pos = pd.Series(y).groupby(frame.cust.to_numpy()).transform("any").to_numpy()
-            frame, y = frame[pos], y[pos]
+            frame, y = self._sample(frame, y)
             params = {
                 "objective": "lambdarank",
                 "n_estimators": 200,
@@ -157,6 +157,17 @@ class Recommender:
         if task not in self.candidates_:
             self.candidates_[task] = list(self.frames(self.it_, self.gens_, task=task))
         return self.candidates_[task]
+
+    def _sample(self, frame: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+        """Customers with a purchase among their candidates; all positives and on average
+        `negatives` negatives each (lambdarank learns from pairs, so most negatives are
+        redundant and cost time)."""
+        by = pd.Series(y).groupby(frame.cust.to_numpy())
+        any_pos = by.transform("any").to_numpy()
+        n_neg = (~pd.Series(y)).groupby(frame.cust.to_numpy()).transform("sum").to_numpy()
+        rng = np.random.default_rng(self.seed)
+        keep = any_pos & (y | (rng.random(len(y)) < self.negatives / np.maximum(n_neg, 1)))
+        return frame[keep], y[keep]
 
     @staticmethod
     def features(frame: pd.DataFrame) -> pd.DataFrame:

@@ -21,7 +21,9 @@ from customer_ml.recs.interactions import require_products
 from customer_ml.recs.recommender import Recommender
 from customer_ml.tracking.store import experiment_id, open_store
 
-__all__ = ["RecommendResult", "recommend_job"]
+__all__ = ["RecommendResult", "recommend_job", "recs_folder", "serving_table"]
+
+SERVED_K = 50  # products kept per customer and task for the service to filter from
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,28 @@ class RecommendResult:
     recommender: Recommender
     path: Path
     warning: str | None = None
+
+
+def recs_folder(config: Config) -> Path:
+    """Where recommendations live: beside the run outputs (a run replaces its folder whole)."""
+    out = config.paths.out
+    return out.with_name(f"{out.name}-recs")
+
+
+def serving_table(rec: Recommender, methods: dict[str, str], *, k: int = SERVED_K) -> pd.DataFrame:
+    """What the service answers from: each customer's top `k` per task by that task's
+    champion, with the product's category, and the popularity list under customer_id ''
+    (task 'new customer') for ids it does not know."""
+    assert rec.it_ is not None
+    cats = dict(zip(rec.it_.items.product_id, rec.it_.items.category, strict=True))
+    parts = [
+        rec.recommend(k=k, task=task, method=method).assign(task=task)
+        for task, method in methods.items()
+    ]
+    parts.append(rec.for_new_customer(k=k).assign(customer_id="", task="new customer"))
+    out = pd.concat(parts, ignore_index=True)
+    out["category"] = out.product_id.map(cats).astype("str")
+    return out
 
 
 def _log_run(config: Config, result: RecommendResult, *, as_of: dt.date, task: str, k: int) -> str:
@@ -95,8 +119,12 @@ def recommend_job(
         log.warning(warning)
     rec = Recommender(seed=config.seed).fit(data, as_of=as_of, horizon_days=h)
     recs = rec.recommend(k=k, task=task, method=champion)
+    methods = {t: bt.champion(t) if bt is not None else "ranker" for t in ("all", "new")}
+    served = serving_table(rec, methods)
     with atomic_file(out) as tmp:
         write_parquet(recs, tmp)
+    with atomic_file(recs_folder(config) / "serving.parquet") as tmp:
+        write_parquet(served.assign(as_of=str(as_of)), tmp)
     if bt is not None:
         with atomic_file(out.with_suffix(".metrics.json")) as tmp:
             tmp.write_text(
