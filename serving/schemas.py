@@ -64,3 +64,28 @@ class Explanation(BaseModel):
         description="per feature: how much it favours the assigned segment over the next nearest"
     )
     scores: CustomerScore
+
+
+class RecommendIn(Strict):
+    """Whom to recommend to, and how many products."""
+
+    customer_id: str | int = Field(description="the customer's id in your data")
+    k: int = Field(10, ge=1, le=50, description="how many products")
+    new_only: bool = Field(False, description="only products the customer never bought")
+    category: str | None = Field(None, description="only products of this category")
+
+
+class Product(BaseModel):
+    product_id: str
+    score: float
+    reason: str
+    category: str | None = None
+
+
+class Recommendations(BaseModel):
+    """The products for one customer, best first."""
+
+    customer_id: str
+    products: list[Product] = []
+    note: str | None = Field(None, description="e.g. 'new customer': popularity for an unknown id")
+    as_of: str | None = None

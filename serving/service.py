@@ -21,7 +21,14 @@ from bentoml.exceptions import InvalidArgument, NotFound
 
 from customer_ml.privacy import pseudonym
 from serving.guard import GuardMiddleware
-from serving.schemas import CustomerIn, CustomerScore, Explanation
+from serving.schemas import (
+    CustomerIn,
+    CustomerScore,
+    Explanation,
+    Product,
+    Recommendations,
+    RecommendIn,
+)
 
 
 def _settings() -> tuple[Any, str | None]:
@@ -58,6 +65,7 @@ class CustomerScoring:
         if len(store.frame) <= config.serving.precompute_limit:
             scores = self.scorer.score_store()
             self.cached = {str(r["customer_id"]): r for r in scores.to_dict(orient="records")}
+        self.recs = _load_recommendations(config)
         # what start-up loaded lives as long as the worker: keep the garbage collector from
         # walking it on every full collection (pauses of tens of ms under load)
         gc.collect()
@@ -156,6 +164,44 @@ class CustomerScoring:
         detail = self.scorer.explain(frame)
         scores = self._score([customer])[0]
         return Explanation(customer_id=str(customer.customer_id), **detail, scores=scores)
+
+    @bentoml.api
+    def recommend(self, request: RecommendIn) -> Recommendations:
+        """The next products for one customer; an unknown id gets popularity ("new customer")."""
+        if self.recs is None:
+            raise NotFound("no recommendations: run `customer-ml recommend` for this config")
+        cid = str(request.customer_id)
+        task = "new" if request.new_only else "all"
+        products, note = self.recs.get((cid, task)), None
+        if products is None:
+            products, note = self.recs.get(("", "new customer"), []), "new customer"
+        if request.category is not None:
+            products = [p for p in products if p.category == request.category]
+        return Recommendations(
+            customer_id=cid, products=products[: request.k], note=note, as_of=self.as_of
+        )
+
+
+def _load_recommendations(config: Any) -> dict[tuple[str, str], list[Product]] | None:
+    """(customer_id, task) -> its products best first, from `customer-ml recommend`'s
+    serving table (CUSTOMER_ML_RECS, else <paths.out>-recs/serving.parquet); None if absent."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    out = config.paths.out
+    path = Path(os.environ.get("CUSTOMER_ML_RECS") or out.with_name(f"{out.name}-recs"))
+    if not (path / "serving.parquet").is_file():
+        return None
+    table = pd.read_parquet(path / "serving.parquet").sort_values(["customer_id", "task", "rank"])
+    table["category"] = table.category.where(table.category.notna() & (table.category != "nan"))
+    recs: dict[tuple[str, str], list[Product]] = {}
+    for key, part in table.groupby(["customer_id", "task"], sort=False):
+        recs[(str(key[0]), str(key[1]))] = [
+            Product(**r)
+            for r in part[["product_id", "score", "reason", "category"]].to_dict("records")
+        ]
+    return recs
 
 
 def _guard_options() -> dict[str, Any]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import sys
 
-from customer_ml.cli import data, jobs, models, monitor, train
+from customer_ml.cli import data, jobs, models, monitor, recommend, train
 from customer_ml.cli.common import app
 
-__all__ = ["app", "data", "jobs", "main", "models", "monitor", "train"]
+__all__ = ["app", "data", "jobs", "main", "models", "monitor", "recommend", "train"]
 
 
 def main() -> None:

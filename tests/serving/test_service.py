@@ -172,3 +172,46 @@ def test_killed_mid_load_and_restarted_it_answers_the_same(service) -> None:
         assert post(url2, "score", body).json() == before
     finally:
         stop_service(again)
+
+
+@pytest.fixture(scope="module")
+def recommended(trained) -> Path:
+    """`customer-ml recommend` on the trained project, before its service starts."""
+    from typer.testing import CliRunner
+
+    from customer_ml.cli import app
+
+    path, _ = trained
+    res = CliRunner().invoke(app, ["recommend", "--config", str(path), "--k", "5"])
+    assert res.exit_code == 0, res.output
+    return path
+
+
+def test_recommend_over_http(recommended, service) -> None:  # type: ignore[no-untyped-def]
+    _, path, _ = service
+    proc2, url = start(path)  # a second service: it loads the recommendations at start-up
+    try:
+        from customer_ml.train.recommend import recs_folder
+
+        table = pd.read_parquet(recs_folder(load_config(path)) / "serving.parquet")
+        cid = table[table.task == "all"].customer_id.iloc[0]
+        r = post(url, "recommend", {"request": {"customer_id": cid, "k": 3}})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        want = table[(table.customer_id == cid) & (table.task == "all")].head(3)
+        assert [p["product_id"] for p in body["products"]] == want.product_id.tolist()
+        assert all(p["reason"] for p in body["products"]) and body["note"] is None
+        new = post(url, "recommend", {"request": {"customer_id": cid, "k": 5, "new_only": True}})
+        assert new.status_code == 200, new.text
+        new_want = table[(table.customer_id == cid) & (table.task == "new")].head(5)
+        assert [p["product_id"] for p in new.json()["products"]] == new_want.product_id.tolist()
+        assert not any(p["reason"].startswith("you b") for p in new.json()["products"])
+        unknown = post(url, "recommend", {"request": {"customer_id": "nobody", "k": 2}}).json()
+        assert unknown["note"] == "new customer" and len(unknown["products"]) == 2
+        assert {p["reason"] for p in unknown["products"]} == {"new customer"}
+        assert post(url, "recommend", {"request": {"customer_id": cid, "k": 0}}).status_code == 400
+        assert (
+            post(url, "recommend", {"request": {"customer_id": cid}}, headers={}).status_code == 401
+        )
+    finally:
+        stop_service(proc2)

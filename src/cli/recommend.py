@@ -1,0 +1,48 @@
+"""Command: recommend (the next products for each customer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from customer_ml.cli.common import AsOfOpt, ConfigOpt, app, console, err_console, user_errors
+from customer_ml.config import load_config
+
+
+@app.command()
+@user_errors
+def recommend(
+    config: ConfigOpt,
+    as_of: AsOfOpt = None,
+    k: Annotated[int, typer.Option("--k", min=1, max=100, help="Products per customer.")] = 10,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Parquet file; default <paths.out>-recs/recs.parquet"),
+    ] = None,
+    new_only: Annotated[
+        bool, typer.Option("--new-only", help="Only products the customer never bought.")
+    ] = False,
+) -> None:
+    """Backtest every recommender, keep the best, and write the top k products per customer
+    (customer_id, rank, product_id, score, reason) from rows up to as-of only."""
+    from customer_ml.data.load import load_data
+    from customer_ml.train.jobs import resolve_as_of
+    from customer_ml.train.recommend import recommend_job, recs_folder
+
+    cfg = load_config(config)
+    data = load_data(cfg)
+    day = resolve_as_of(data, cfg, as_of)
+    path = out or recs_folder(cfg) / "recs.parquet"
+    result = recommend_job(cfg, data, as_of=day, out=path, k=k, new_only=new_only)
+    if result.warning:
+        err_console.print(f"[yellow]warning:[/yellow] {result.warning}")
+    if result.backtest is not None:
+        t = result.backtest.table()
+        console.print(
+            t[["task", "method", f"recall@{k}", f"ndcg@{k}", "coverage"]]
+            .round(4)
+            .to_string(index=False)
+        )
+    console.print(f"champion: {result.champion}; wrote {len(result.recs):,} rows to {path}")

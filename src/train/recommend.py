@@ -1,0 +1,144 @@
+"""The recommendation job: backtest every candidate, choose by NDCG, fit as of the date,
+write the top k per customer, and track it all in MLflow."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+from customer_ml.config import Config
+from customer_ml.data.dataset import Dataset
+from customer_ml.data.io import DataError
+from customer_ml.files import atomic_file, write_parquet
+from customer_ml.recs.evaluate import Backtest, backtest_recommenders
+from customer_ml.recs.interactions import require_products
+from customer_ml.recs.recommender import Recommender
+from customer_ml.tracking.store import experiment_id, open_store
+
+__all__ = ["RecommendResult", "recommend_job", "recs_folder", "serving_table"]
+
+SERVED_K = 50  # products kept per customer and task for the service to filter from
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RecommendResult:
+    recs: pd.DataFrame
+    backtest: Backtest | None
+    champion: str
+    recommender: Recommender
+    path: Path
+    warning: str | None = None
+
+
+def recs_folder(config: Config) -> Path:
+    """Where recommendations live: beside the run outputs (a run replaces its folder whole)."""
+    out = config.paths.out
+    return out.with_name(f"{out.name}-recs")
+
+
+def serving_table(rec: Recommender, methods: dict[str, str], *, k: int = SERVED_K) -> pd.DataFrame:
+    """What the service answers from: each customer's top `k` per task by that task's
+    champion, with the product's category, and the popularity list under customer_id ''
+    (task 'new customer') for ids it does not know."""
+    assert rec.it_ is not None
+    cats = dict(zip(rec.it_.items.product_id, rec.it_.items.category, strict=True))
+    parts = [
+        rec.recommend(k=k, task=task, method=method).assign(task=task)
+        for task, method in methods.items()
+    ]
+    parts.append(rec.for_new_customer(k=k).assign(customer_id="", task="new customer"))
+    out = pd.concat(parts, ignore_index=True)
+    out["category"] = out.product_id.map(cats).astype("str")
+    return out
+
+
+def _log_run(config: Config, result: RecommendResult, *, as_of: dt.date, task: str, k: int) -> str:
+    client = open_store(config.paths.mlruns)
+    name = f"{config.project_name}-recommend"
+    exp = experiment_id(client, name, config.paths.mlruns)
+    with mlflow.start_run(experiment_id=exp, run_name=f"recommend as of {as_of}") as run:
+        mlflow.log_params(
+            {
+                "as_of": str(as_of),
+                "horizon_days": config.horizon_days,
+                "k": k,
+                "task": task,
+                "champion": result.champion,
+            }
+        )
+        if result.backtest is not None:
+            table = result.backtest.table()
+            metrics = {
+                f"{row['task']}.{row['method']}.{col.replace('@', '_at_')}": float(row[col])
+                for row in table.to_dict(orient="records")
+                for col in (f"recall@{k}", f"ndcg@{k}", "coverage")
+            }
+            mlflow.log_metrics(metrics)
+            mlflow.log_text(table.to_csv(index=False), "backtest.csv")
+        mlflow.set_tag("customer_ml.champion", result.champion)
+    return str(run.info.run_id)
+
+
+def recommend_job(
+    config: Config,
+    data: Dataset,
+    *,
+    as_of: dt.date,
+    out: Path,
+    k: int = 10,
+    new_only: bool = False,
+    n_boot: int = 200,
+    track: bool = True,
+) -> RecommendResult:
+    """Uses rows up to `as_of` only. The champion is the best method on the backtest judged in
+    (as_of - horizon, as_of]; with too little history for it, the blend is used untested and
+    the result carries a one-line warning."""
+    require_products(data)
+    task, h = ("new" if new_only else "all"), config.horizon_days
+    warning, bt = None, None
+    start = data.date_range()
+    if start is None:
+        raise DataError("no transactions to recommend from")
+    if pd.Timestamp(as_of) - pd.Timedelta(days=2 * h) > start[0]:
+        bt = backtest_recommenders(data, as_of=as_of, horizon_days=h, k=k, n_boot=n_boot)
+        champion = bt.champion(task)
+    else:
+        champion = "ranker"
+        warning = (
+            f"history before {as_of} is shorter than two horizons ({2 * h} days): the "
+            "blend is used without a backtest"
+        )
+        log.warning(warning)
+    rec = Recommender(seed=config.seed).fit(data, as_of=as_of, horizon_days=h)
+    recs = rec.recommend(k=k, task=task, method=champion)
+    methods = {t: bt.champion(t) if bt is not None else "ranker" for t in ("all", "new")}
+    served = serving_table(rec, methods)
+    with atomic_file(out) as tmp:
+        write_parquet(recs, tmp)
+    with atomic_file(recs_folder(config) / "serving.parquet") as tmp:
+        write_parquet(served.assign(as_of=str(as_of)), tmp)
+    if bt is not None:
+        with atomic_file(out.with_suffix(".metrics.json")) as tmp:
+            tmp.write_text(
+                json.dumps(
+                    {
+                        "cut": str(bt.cut.date()),
+                        "k": k,
+                        "champion": {t: bt.champion(t) for t in ("all", "new")},
+                        "backtest": bt.table().to_dict(orient="records"),
+                    },
+                    indent=2,
+                )
+            )
+    result = RecommendResult(recs, bt, champion, rec, out, warning)
+    if track:
+        _log_run(config, result, as_of=as_of, task=task, k=k)
+    return result

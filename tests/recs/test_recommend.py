@@ -1,0 +1,159 @@
+"""Recommendations: metrics by hand, point in time, planted affinities, bad input, the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import customer_ml as cm
+from customer_ml.cli import app
+from customer_ml.config import CleaningConfig
+from customer_ml.data.io import DataError
+from customer_ml.recs.evaluate import backtest_recommenders
+from customer_ml.recs.interactions import interactions
+from customer_ml.recs.metrics import per_customer, summarise
+from customer_ml.recs.recommender import Recommender
+from customer_ml.recs.synthetic import generate_baskets
+
+FAST = {"n_estimators": 40, "num_leaves": 15}
+
+
+def _data(tx: pd.DataFrame) -> cm.Dataset:
+    return cm.from_frames(tx, cleaning=CleaningConfig(merge_same_day=False))
+
+
+@pytest.fixture(scope="module")
+def baskets() -> pd.DataFrame:
+    return generate_baskets(500, n_groups=5, products_per_group=24, days=420, seed=3)[0]
+
+
+def test_metrics_by_hand() -> None:
+    recs = pd.DataFrame(
+        {
+            "customer_id": ["a"] * 3 + ["b"] * 3,
+            "rank": [1, 2, 3] * 2,
+            "product_id": ["x", "y", "z", "x", "y", "z"],
+        }
+    )
+    truth = pd.DataFrame({"customer_id": ["a", "a", "b", "c"], "product_id": ["y", "q", "x", "x"]})
+    pc = per_customer(recs, truth, k=3)
+    # a: one of two found at rank 2; b: found at rank 1; c: nothing recommended
+    assert pc.loc["a", "recall"] == pytest.approx(0.5)
+    assert pc.loc["a", "ndcg"] == pytest.approx((1 / np.log2(3)) / (1 + 1 / np.log2(3)))
+    assert pc.loc["b", "ndcg"] == pytest.approx(1.0)
+    assert pc.loc["c", "recall"] == 0.0
+    s = summarise(recs, truth, k=3, n_items=10, n_boot=0)
+    assert s["recall@3"] == pytest.approx((0.5 + 1 + 0) / 3)
+    assert s["coverage"] == pytest.approx(0.3)
+
+
+def test_interactions_point_in_time(baskets: pd.DataFrame) -> None:
+    as_of = baskets.ts.min() + pd.Timedelta(days=300)
+    later = baskets[baskets.ts > as_of].copy()
+    later["ts"] = later.ts + pd.Timedelta(days=1)
+    extra = pd.concat([baskets, later.assign(product_id="NEW")], ignore_index=True)
+    a = interactions(_data(baskets), as_of=as_of.date())
+    b = interactions(_data(extra), as_of=as_of.date())
+    pd.testing.assert_frame_equal(a.pairs, b.pairs)
+    assert "NEW" not in set(b.items.product_id)
+    assert (a.pairs.last_day <= a.day).all()
+
+
+def test_recommendations_unchanged_by_later_rows(baskets: pd.DataFrame) -> None:
+    as_of = (baskets.ts.min() + pd.Timedelta(days=330)).date()
+    later = baskets[baskets.ts > pd.Timestamp(as_of) + pd.Timedelta(days=1)]
+    scramble = later.assign(product_id=later.product_id.sample(frac=1, random_state=0).values)
+    r1 = Recommender(ranker_params=FAST).fit(_data(baskets), as_of=as_of, horizon_days=60)
+    r2 = Recommender(ranker_params=FAST).fit(
+        _data(
+            pd.concat([baskets[baskets.ts <= pd.Timestamp(as_of) + pd.Timedelta(days=1)], scramble])
+        ),
+        as_of=as_of,
+        horizon_days=60,
+    )
+    pd.testing.assert_frame_equal(r1.recommend(k=5), r2.recommend(k=5))
+
+
+@pytest.mark.slow
+def test_planted_affinities_found(baskets: pd.DataFrame) -> None:
+    rec = Recommender(ranker_params=FAST)
+    bt = backtest_recommenders(
+        _data(baskets),
+        as_of=baskets.ts.max().normalize(),
+        horizon_days=60,
+        n_boot=50,
+        recommender=rec,
+    )
+    t = bt.table().set_index(["task", "method"])
+    for task in ("all", "new"):
+        # personal history and the taste group beat what everyone buys, by far
+        assert t.loc[(task, "ranker"), "ndcg@10"] > 2 * t.loc[(task, "popularity"), "ndcg@10"]
+        best = t.loc[task]["ndcg@10"].max()
+        champion = bt.champion(task)
+        assert t.loc[(task, champion), "ndcg@10"] == best
+    recs = rec.recommend(k=10, task="new")
+    bought = set(
+        zip(
+            rec.it_.customers[rec.it_.pairs.cust],
+            rec.it_.items.product_id.to_numpy()[rec.it_.pairs.item],
+            strict=False,
+        )
+    )
+    assert not any(
+        (c, p) in bought for c, p in zip(recs.customer_id, recs.product_id, strict=False)
+    )
+    # new products come from the customer's own taste group most of the time
+    own = baskets.groupby("customer_id").category.agg(lambda s: s.mode().iloc[0])
+    cat = dict(zip(baskets.product_id, baskets.category, strict=False))
+    same = (recs.product_id.map(cat) == recs.customer_id.map(own)).mean()
+    assert same > 0.7
+    assert recs.reason.str.len().gt(0).all()
+    new = rec.for_new_customer(k=3)
+    assert (new.reason == "new customer").all() and len(new) == 3
+
+
+def test_reasons_name_the_history(baskets: pd.DataFrame) -> None:
+    rec = Recommender(ranker_params=FAST).fit(
+        _data(baskets), as_of=baskets.ts.max().normalize(), horizon_days=60
+    )
+    recs = rec.recommend(k=10, task="all", method="repeat")
+    assert recs.reason.str.match(r"you (buy this every \d+ days|bought this once)").mean() > 0.5
+    cooc = rec.recommend(k=10, task="new", method="cooccurrence")
+    assert cooc.reason.str.match(r"bought with P\d{4}, which you bought").mean() > 0.3
+
+
+def test_no_product_column_names_the_config_key(baskets: pd.DataFrame) -> None:
+    data = _data(baskets.drop(columns=["product_id"]))
+    with pytest.raises(DataError, match=r"data\.transactions\.columns\.product_id"):
+        interactions(data, as_of=baskets.ts.max())
+
+
+@pytest.mark.slow
+def test_cli_writes_recommendations(tmp_path, baskets: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    baskets.to_csv(tmp_path / "tx.csv", index=False)
+    (tmp_path / "c.yaml").write_text(
+        "data:\n  transactions:\n    path: tx.csv\n    columns: {customer_id: customer_id, ts: ts,"
+        " amount: amount, product_id: product_id, category: category, order_id: order_id}\n"
+        "horizon_days: 60\ncleaning: {merge_same_day: false}\n"
+        "paths: {out: out, mlruns: mlruns}\n"
+    )
+    out = tmp_path / "recs.parquet"
+    res = CliRunner().invoke(
+        app, ["recommend", "--config", str(tmp_path / "c.yaml"), "--k", "5", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    recs = pd.read_parquet(out)
+    assert list(recs.columns) == ["customer_id", "rank", "product_id", "score", "reason"]
+    assert recs.groupby("customer_id")["rank"].max().max() == 5
+    assert recs.customer_id.nunique() == baskets.customer_id.nunique()
+    assert (tmp_path / "recs.metrics.json").is_file()
+    assert (tmp_path / "mlruns" / "mlflow.db").is_file()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((tmp_path / "c.yaml").read_text().replace(" product_id: product_id,", ""))
+    res = CliRunner().invoke(
+        app, ["recommend", "--config", str(bad), "--out", str(tmp_path / "x.parquet")]
+    )
+    assert res.exit_code == 2 and "product_id" in res.output
+    assert not (tmp_path / "x.parquet").exists()
