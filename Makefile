@@ -12,7 +12,7 @@ export DO_NOT_TRACK := 1
 # cache bytecode: the stack imports ~3,000 modules, compiling them costs ~13 s per process
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: demo test lint typecheck pytest clean install bench bench-100m bench-serve bench-segments \
+.PHONY: demo test lint typecheck pytest clean install bench bench-100m bench-serve bench-recs bench-segments \
 	serve chromium notebooks
 
 $(STAMP): pyproject.toml
@@ -61,6 +61,10 @@ bench-serve: $(STAMP)
 	$(BIN)/python bench/serve.py --config configs/default.yaml
 
 # 1M customers: choose_segments (search on a sample, assign all) vs KMeans on all of them
+# recommendations: every candidate and the champion on Online Retail and planted affinities
+bench-recs: $(STAMP)
+	$(BIN)/python bench/recs.py
+
 bench-segments: $(STAMP)
 	$(BIN)/python bench/segments.py --customers 1000000
 
