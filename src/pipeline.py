@@ -18,6 +18,7 @@ from customer_ml.data.load import load_data
 from customer_ml.data.profile import print_profile
 
 __all__ = [
+    "campaign_folder",
     "print_backtest",
     "print_job",
     "print_segments",
@@ -85,6 +86,11 @@ def print_job(result: Any, *, console: Console) -> None:
     )
 
 
+def campaign_folder(folder: Path, campaign: str) -> Path:
+    """Where `target` keeps a campaign: beside the scores' folder, one folder per campaign."""
+    return folder.with_name(f"{folder.name}-campaigns") / campaign
+
+
 def target_list(
     config: Config, folder: Path, *, playbook: str, top: int
 ) -> tuple[pd.DataFrame, Path]:
@@ -92,7 +98,8 @@ def target_list(
     actions of `playbook`; written to folder/target_<playbook>.csv with a `group` column
     (config.monitoring.control_share of the list held out as `control`, by a hash of the
     customer id and the campaign name <playbook>-<as_of>), and as a campaign folder
-    folder/campaign_<playbook>/ (list.csv + campaign.json) that `measure` reads."""
+    <folder>-campaigns/<playbook>-<as_of>/ (list.csv + campaign.json) that `measure` reads. The
+    campaign folder lives beside the scores' folder, since a later run replaces that whole."""
     from customer_ml.files import atomic_dir, atomic_file
     from customer_ml.scoring.campaign import MANIFEST, control_draw
     from customer_ml.scoring.playbook import apply_playbook
@@ -135,7 +142,7 @@ def target_list(
         "customers": len(ranked),
         "control": int((ranked["group"] == "control").sum()),
     }
-    with atomic_dir(folder / f"campaign_{playbook}") as tmp:
+    with atomic_dir(campaign_folder(folder, campaign)) as tmp:
         ranked.to_csv(tmp / "list.csv", index=False)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
     with atomic_file(out) as tmp:

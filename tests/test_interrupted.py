@@ -55,7 +55,7 @@ def test_a_run_killed_while_writing_leaves_the_last_good_outputs(trained, tmp_pa
     path, _ = trained
     out = tmp_path / "out"
     shutil.copytree(path.parent / "out", out)
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = _files(out)
     cli = Path(sys.executable).with_name("customer-ml")
     env = os.environ | {"BENTOML_DO_NOT_TRACK": "true", "MLFLOW_ENABLE_TELEMETRY": "false"}
     cmd = [str(cli), "run", "--config", str(path), "--out", str(out), "--reuse-models"]
@@ -73,6 +73,11 @@ def test_a_run_killed_while_writing_leaves_the_last_good_outputs(trained, tmp_pa
         proc.wait()
     assert seen_temp, "the run ended before it wrote its temporary folder"
     assert proc.returncode == -signal.SIGKILL
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert _files(out) == before
     scores = pd.read_parquet(out / "scores.parquet")
     assert len(scores) > 0 and scores["customer_id"].is_unique
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (campaign folders included), by relative path."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}

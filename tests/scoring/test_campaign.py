@@ -64,7 +64,8 @@ def test_target_writes_groups_and_measure_waits_for_the_horizon(trained) -> None
     path, result = trained
     res = runner.invoke(app, ["target", "-c", str(path), "--top", "5"], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
-    folder = path.parent / "out" / "campaign_retention"
+    folder = path.parent / "out-campaigns" / f"retention-{result.as_of}"
+    assert not (path.parent / "out" / "campaign_retention").exists()  # a later run would drop it
     manifest = json.loads((folder / "campaign.json").read_text())
     assert manifest["as_of"] == str(result.as_of) and manifest["control_share"] == 0.1
     listed = pd.read_csv(folder / "list.csv", dtype={"customer_id": str})
