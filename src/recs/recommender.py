@@ -124,11 +124,11 @@ class Recommender:
         cust = it0.customers.get_indexer(bought.customer_id)
         item = pd.Index(it0.items.product_id).get_indexer(bought.product_id)
         ok = (cust >= 0) & (item >= 0)
-        truth = set(zip(cust[ok].tolist(), item[ok].tolist(), strict=True))
+        truth = cust[ok].astype(np.int64) * it0.n_items + item[ok]  # one key per pair
         for task in TASKS:
             frame = pd.concat(list(self.frames(it0, gens0, task=task)), ignore_index=True)
-            keys = zip(frame.cust.tolist(), frame.item.tolist(), strict=True)
-            y = np.fromiter((k in truth for k in keys), bool, len(frame))
+            keys = frame.cust.to_numpy(np.int64) * it0.n_items + frame.item.to_numpy()
+            y = np.isin(keys, truth)
             frame, y = self._sample(frame, y)
             params = {
                 "objective": "lambdarank",

@@ -118,9 +118,10 @@ def recommend_job(
         )
         log.warning(warning)
     rec = Recommender(seed=config.seed).fit(data, as_of=as_of, horizon_days=h)
-    recs = rec.recommend(k=k, task=task, method=champion)
     methods = {t: bt.champion(t) if bt is not None else "ranker" for t in ("all", "new")}
-    served = serving_table(rec, methods)
+    served = serving_table(rec, methods, k=max(SERVED_K, k))
+    mine = served[(served.task == task) & (served["rank"] <= k)]  # the champion's top k
+    recs = mine[["customer_id", "rank", "product_id", "score", "reason"]].reset_index(drop=True)
     with atomic_file(out) as tmp:
         write_parquet(recs, tmp)
     with atomic_file(recs_folder(config) / "serving.parquet") as tmp:
