@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import itertools
+import logging
 import mmap
 import os
 import pickle
@@ -43,6 +44,8 @@ from threadpoolctl import threadpool_limits
 from customer_ml.models.cellshap import thread_limit
 
 __all__ = ["MIN_ROWS", "map_rows", "worker_count"]
+
+log = logging.getLogger(__name__)
 
 MIN_ROWS = 25_000  # rows per process below which one process is as fast
 SPACE_PER_ROW = 4096  # shared memory reserved per row of a worker's result (pages: on use)
@@ -101,6 +104,9 @@ def map_rows(
             try:
                 results.append(_collect(w))
             except _Lost as first:
+                log.warning(
+                    "scoring rows %d-%d: %s; retrying once", bounds[i], bounds[i + 1] - 1, first
+                )
                 again = _fork(fn, parts[i], timeout_s)
                 retried.append(again)
                 try:

@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import sys
+import warnings
 from unittest import mock
 
 import numpy as np
@@ -68,7 +69,7 @@ def reaped(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("space", ["shared memory", "too large for it", "none to be had"])
-def test_parts_come_back_in_order_with_their_types(space, forks, monkeypatch) -> None:
+def test_parts_come_back_in_order_with_their_types(space, forks, monkeypatch, caplog) -> None:
     if space == "too large for it":
         monkeypatch.setattr(parallel, "SPACE_PER_ROW", 1)
         monkeypatch.setattr(parallel, "SPACE_BASE", 64)
@@ -78,7 +79,13 @@ def test_parts_come_back_in_order_with_their_types(space, forks, monkeypatch) ->
     got = parallel.map_rows(per_row, frame, 3)
     pd.testing.assert_frame_equal(got, per_row(frame))
     assert got["words"].iloc[1] == per_row(frame.iloc[[1]])["words"].iloc[0]
-    assert len(forks) == 2 and all(reaped(p) for p in forks)
+    assert all(reaped(p) for p in forks)
+    # a worker lost to its surroundings (rarely seen on a loaded machine: a signal from
+    # outside) is forked once more, says so, and changes no result; no part forks a third time
+    retries = [r.getMessage() for r in caplog.records if "retrying once" in r.getMessage()]
+    assert len(forks) == 2 + len(retries) and len(retries) <= 2
+    if retries:
+        warnings.warn(f"workers were retried: {retries}", stacklevel=1)
 
 
 def test_a_result_arrow_cannot_hold_comes_pickled(forks) -> None:
@@ -202,7 +209,7 @@ def test_a_hung_or_dead_worker_is_retried_once_then_fails_naming_its_rows(
     assert len(forks) == 2 and all(reaped(p) for p in forks)
 
 
-def test_a_worker_lost_once_is_retried_and_the_result_is_whole(tmp_path, forks) -> None:
+def test_a_worker_lost_once_is_retried_and_the_result_is_whole(tmp_path, forks, caplog) -> None:
     log = tmp_path / "attempts"
 
     def fn(frame: pd.DataFrame) -> pd.DataFrame:
@@ -214,6 +221,10 @@ def test_a_worker_lost_once_is_retried_and_the_result_is_whole(tmp_path, forks) 
     frame = rows(1000)
     pd.testing.assert_frame_equal(parallel.map_rows(fn, frame, 2, timeout_s=30), per_row(frame))
     assert len(forks) == 2
+    assert [r.getMessage() for r in caplog.records] == [
+        f"scoring rows 500-999: worker pid {forks[0]} stopped without a result "
+        "(exit status 3); retrying once"
+    ]
 
 
 def test_a_lost_worker_leaves_the_previous_outputs_as_they_were(
