@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
@@ -32,7 +31,7 @@ import psutil
 import pytest
 
 from customer_ml.config import load_config
-from customer_ml.launch import free_port
+from customer_ml.launch import free_port, stop_service
 
 REPO = Path(__file__).resolve().parents[2]
 UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
@@ -121,12 +120,7 @@ def served(wheel_venv: Path, trained) -> Iterator[tuple[str, Path, subprocess.Po
             time.sleep(0.5)
         yield url, path, proc
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_service(proc)
         log.close()
 
 
