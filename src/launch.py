@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -13,9 +14,10 @@ import time
 from pathlib import Path
 from typing import IO
 
-__all__ = ["REPO", "free_port", "service_command", "start_service", "stop_service"]
+__all__ = ["REPO", "free_port", "service_command", "service_root", "start_service", "stop_service"]
 
-REPO = Path(__file__).resolve().parents[1]  # the checkout holding serving/
+REPO = Path(__file__).resolve().parents[1]  # a checkout's root (benchmarks' defaults only)
+SERVICE = "serving.service:CustomerScoring"
 
 
 def free_port() -> int:
@@ -24,10 +26,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def service_root() -> Path:
+    """The folder holding the `serving` package, found by import: a checkout (editable
+    install) or the site-packages of an installed wheel."""
+    try:
+        spec = importlib.util.find_spec("serving.service")
+    except ModuleNotFoundError:
+        spec = None
+    if spec is None or spec.origin is None:
+        raise RuntimeError(
+            "the service package `serving` is not importable: install customer-ml (its wheel "
+            "ships it) or run from a checkout"
+        )
+    return Path(spec.origin).resolve().parents[1]
+
+
 def service_command(host: str, port: int) -> list[str]:
-    """`bentoml serve` of serving.service:CustomerScoring from this checkout."""
-    bentoml = Path(sys.executable).with_name("bentoml")
-    cmd = [str(bentoml), "serve", "serving.service:CustomerScoring", "--working-dir", str(REPO)]
+    """`bentoml serve` of serving.service:CustomerScoring, run by this interpreter (no
+    `bentoml` script on PATH needed), from wherever `serving` is installed."""
+    cmd = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--working-dir", str(service_root())]
     return [*cmd, "--host", host, "--port", str(port)]
 
 

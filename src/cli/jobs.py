@@ -85,17 +85,18 @@ def serve(
     ] = None,
 ) -> None:
     """Start the HTTP service (BentoML) on 127.0.0.1 with the champions and the feature store."""
-    from customer_ml.launch import REPO, service_command
+    from customer_ml.launch import service_command
 
     cfg = load_config(config)
-    if not (REPO / "serving" / "service.py").is_file():
-        raise typer.BadParameter(f"{REPO / 'serving'} not found (serve runs from a checkout)")
     env = os.environ | {
         "CUSTOMER_ML_CONFIG": str(Path(config).resolve()),
         "BENTOML_DO_NOT_TRACK": "true",
     }
     if store is not None:
         env["CUSTOMER_ML_STORE"] = str(store.resolve())
-    cmd = service_command(cfg.serving.host, port or cfg.serving.port)
+    try:
+        cmd = service_command(cfg.serving.host, port or cfg.serving.port)
+    except RuntimeError as err:
+        raise typer.BadParameter(str(err)) from None
     console.print(" ".join(cmd))
     raise typer.Exit(subprocess.call(cmd, env=env))

@@ -26,6 +26,7 @@ import lightgbm as lgb
 import numpy as np
 import optuna
 import pandas as pd
+from sklearn.utils.validation import check_is_fitted
 
 from customer_ml.config import TuningConfig
 from customer_ml.models.bootstrap import bootstrap_metrics
@@ -258,7 +259,9 @@ class TunedLGBM(Scorer):
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "fitted_")
         return np.asarray(self.fitted_.predict(X))
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "fitted_")
         return self.fitted_.contributions(X)
