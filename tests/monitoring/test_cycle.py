@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,24 @@ def test_first_cycle_runs_and_a_second_on_the_same_day_promotes_nothing(
     assert "champions promoted: none" in out[1]
     pd.testing.assert_frame_equal(versions[1], first)
     assert _report(root, FIRST)["drift"]["share_drifted"] == 0.0
+
+
+@pytest.mark.slow
+def test_drifted_copy_retrains_through_the_gate_and_once_only(cycles: dict[str, Any]) -> None:
+    out, versions = cycles["out"], cycles["versions"]
+    # (cycle 5 rewrote out-cycles/<LATER>/monitor.json; cycle 4 speaks through its output)
+    text = " ".join(out[3].split())  # the console wraps long lines
+    assert "decision: retrain" in text
+    assert "features drifted (more than 35%)" in text, text
+    assert "the predictions drifted" in text and "predicted_ltv" in text, text
+    before, after = versions[2], versions[3]
+    for model in ("cyc-churn", "cyc-ltv", "cyc-segments"):  # one new challenger each
+        assert (after["model"] == model).sum() == (before["model"] == model).sum() + 1
+    for task in ("churn", "ltv"):  # the gate compared it with the champion re-scored
+        assert re.search(rf"{task}: cyc-{task}: .*? vs champion v\d+ .*? same backtest", text)
+    assert "decision: keep" in out[4]
+    assert "champions promoted: none" in out[4]
+    pd.testing.assert_frame_equal(versions[4], after)
 
 
 @pytest.mark.slow
