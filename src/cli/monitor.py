@@ -62,3 +62,32 @@ def measure(
     with atomic_file(campaign / "measure.json") as tmp:
         tmp.write_text(json.dumps(result, indent=2))
     console.print(f"wrote {(campaign / 'measure.json').resolve()}")
+
+
+@app.command()
+@user_errors
+def cycle(
+    config: ConfigOpt,
+    as_of: Annotated[str, typer.Option("--as-of", help="YYYY-MM-DD: the date of this cycle.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Run folder; default: the config's")
+    ] = None,
+) -> None:
+    """Monitor the last run, retrain when the decision says so (the champion moves only
+    through the promotion gate), score: one command for a scheduler."""
+    from customer_ml.monitoring.cycle import cycle_job, cycles_folder
+    from customer_ml.pipeline import print_job
+
+    cfg = load_config(config)
+    done = cycle_job(cfg, as_of=as_of, out=out)
+    if done.monitoring is None:
+        console.print("first cycle: no earlier run to monitor; trained and scored")
+    else:
+        console.print(f"decision: {done.monitoring.decision}")
+        for reason in done.monitoring.report["decision"]["reasons"]:
+            console.print(f"  - {reason}")
+    print_job(done.result, console=console)
+    moved = ", ".join(f"{t} v{done.champions_after[t]}" for t in done.promoted) or "none"
+    console.print(f"champions promoted: {moved}")
+    folder = cycles_folder(out if out is not None else cfg.paths.out)
+    console.print(f"cycle reports in {(folder / done.as_of.isoformat()).resolve()}")

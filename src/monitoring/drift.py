@@ -78,6 +78,7 @@ def drift_report(
     reference: pd.DataFrame, current: pd.DataFrame, *, columns: list[str]
 ) -> dict[str, dict[str, Any]]:
     """Per column: Evidently's drift statistic, its threshold, the method and `drifted`.
+    Numeric columns are compared as numbers, the others (attributes) as categories.
 
     Columns empty or constant in the reference are skipped (no distribution to compare).
     """
@@ -89,10 +90,15 @@ def drift_report(
     ]
     if not usable:
         return {}
-    definition = evidently.DataDefinition(numerical_columns=usable)
+    numeric = [c for c in usable if pd.api.types.is_numeric_dtype(reference[c])]
+    categorical = [c for c in usable if c not in numeric]
+    definition = evidently.DataDefinition(
+        numerical_columns=numeric, categorical_columns=categorical
+    )
 
     def dataset(frame: pd.DataFrame) -> Any:
-        block = frame[usable].astype(float).replace([np.inf, -np.inf], np.nan)
+        block = frame[numeric].astype(float).replace([np.inf, -np.inf], np.nan)
+        block[categorical] = frame[categorical].astype(str)
         return evidently.Dataset.from_pandas(block, data_definition=definition)
 
     report = evidently.Report([preset()])

@@ -9,6 +9,7 @@ import pandas as pd
 
 from customer_ml.config import Config
 from customer_ml.report.blocks import card, esc, kpis, page, table
+from customer_ml.report.history import history_section
 
 __all__ = ["monitor_html"]
 
@@ -30,7 +31,7 @@ def _realised(real: dict[str, Any] | None) -> str:
         return card(
             "realised",
             "Realised performance",
-            "The reference's horizon has not passed by this date: nothing to judge yet.",
+            "No scored run's horizon has passed by this date: nothing to judge yet.",
         )
     bt = real["backtest"]
     rows = pd.DataFrame(
@@ -56,8 +57,11 @@ def _realised(real: dict[str, Any] | None) -> str:
     )
 
 
-def monitor_html(report: dict[str, Any], *, config: Config) -> str:
-    """The monitoring report as one self-contained HTML string."""
+def monitor_html(
+    report: dict[str, Any], *, config: Config, history: pd.DataFrame | None = None
+) -> str:
+    """The monitoring report as one self-contained HTML string; with `history` (the logged
+    cycles, `customer_ml.tracking.history.monitoring_history`) also their course over time."""
     d, dec = report["drift"], report["decision"]
     real = report.get("realised") or {}
     figures = {
@@ -89,16 +93,24 @@ def monitor_html(report: dict[str, Any], *, config: Config) -> str:
         ),
         _realised(report.get("realised")),
     ]
+    nav = {
+        "summary": "Decision",
+        "drift": "Feature drift",
+        "predictions": "Prediction drift",
+        "realised": "Realised",
+    }
+    over_time = history_section(
+        history if history is not None else pd.DataFrame(),
+        max_share_drifted=config.monitoring.max_share_drifted,
+    )
+    if over_time:
+        body.append(over_time)
+        nav["history"] = "Over time"
     return page(
         title=f"{config.project_name}: monitoring as of {report['as_of']}",
         subtitle=f"customer-ml monitor · reference as of {report['reference']['as_of']} · "
         f"horizon {report['horizon_days']} days",
-        nav={
-            "summary": "Decision",
-            "drift": "Feature drift",
-            "predictions": "Prediction drift",
-            "realised": "Realised",
-        },
+        nav=nav,
         body=body,
         footer=f"Reference: {esc(report['reference']['folder'])}; monitor.json holds every "
         "figure above.",

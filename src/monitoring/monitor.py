@@ -113,13 +113,17 @@ def decide(report: dict[str, Any], config: Config) -> dict[str, Any]:
             if drop > m.max_auc_drop:
                 retrain = True
                 reasons.append(
-                    f"realised churn AUC {auc:.3f} is {drop:.3f} below the backtest's "
+                    f"realised churn AUC {auc:.3f} (scores as of {real['as_of']}) is "
+                    f"{drop:.3f} below the backtest's "
                     f"{base:.3f} (more than {m.max_auc_drop:.3f})"
                 )
             else:
-                reasons.append(f"realised churn AUC {auc:.3f} against the backtest's {base:.3f}")
+                reasons.append(
+                    f"realised churn AUC {auc:.3f} (scores as of {real['as_of']}) against "
+                    f"the backtest's {base:.3f}"
+                )
     else:
-        reasons.append("the reference's horizon has not passed yet: no realised performance")
+        reasons.append("no scored run's horizon has passed yet: no realised performance")
     return {"action": "retrain" if retrain else "keep", "reasons": reasons}
 
 
@@ -130,11 +134,17 @@ def monitor(
     as_of: str | dt.date,
     out: str | Path | None = None,
     data: Dataset | None = None,
+    judged: str | Path | None = None,
 ) -> Monitoring:
     """Drift from the reference run's snapshot to the snapshot as of `as_of` (rows with
     ts <= as_of only), the reference's predictions against what happened in their horizon
     when `as_of` is at least that far past the reference's as_of, and the decision. Writes
-    monitor.json and monitor.html into `out` atomically when given (nothing on bad input)."""
+    monitor.json and monitor.html into `out` atomically when given (nothing on bad input).
+
+    `judged`, an earlier run's output folder, supplies the realised figures instead when the
+    reference is more recent than one horizon (runs more frequent than the horizon); it is
+    used only if its own horizon has passed by `as_of`.
+    """
     ref = read_reference(reference)
     try:
         day = pd.Timestamp(as_of).date()
@@ -175,11 +185,16 @@ def monitor(
         },
         "realised": None,
     }
-    if elapsed >= ref.store.horizon_days:
+    past = ref if elapsed >= ref.store.horizon_days else None
+    if past is None and judged is not None:
+        past = read_reference(judged)
+        if (day - past.store.as_of).days < past.store.horizon_days:
+            past = None
+    if past is not None:
         real = realised_metrics(
-            data, ref.scores, as_of=ref.store.as_of, horizon_days=ref.store.horizon_days
+            data, past.scores, as_of=past.store.as_of, horizon_days=past.store.horizon_days
         )
-        report["realised"] = real | {"backtest": backtest_figures(ref.metrics)}
+        report["realised"] = real | {"backtest": backtest_figures(past.metrics)}
     report["decision"] = decide(report, config)
     result = Monitoring(report, current)
     if out is not None:
@@ -187,13 +202,16 @@ def monitor(
     return result
 
 
-def write_monitoring(result: Monitoring, folder: Path, *, config: Config) -> None:
+def write_monitoring(
+    result: Monitoring, folder: Path, *, config: Config, history: pd.DataFrame | None = None
+) -> None:
     """monitor.json and monitor.html into `folder`, each atomically (both built first; the
-    folder's other files are left alone, so it may be the run's own folder)."""
+    folder's other files are left alone, so it may be the run's own folder). `history`: the
+    logged cycles, drawn over time in monitor.html."""
     from customer_ml.monitoring.html import monitor_html
 
     text = json.dumps(result.report, indent=2, default=str)
-    html = monitor_html(result.report, config=config)
+    html = monitor_html(result.report, config=config, history=history)
     for name, body in (("monitor.json", text), ("monitor.html", html)):
         with atomic_file(folder / name) as tmp:
             tmp.write_text(body)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from customer_ml.config import Config
 from customer_ml.report.blocks import card, esc, kpis, page
+from customer_ml.report.history import history_section
 from customer_ml.report.metrics import build_metrics
 from customer_ml.report.sections import (
     backtest_section,
@@ -61,6 +62,19 @@ def build_report(result: JobResult, *, config: Config) -> str:
         backtest_section("ltv", m["models"]["ltv"], models.runs.get("ltv", "")),
         migration_section(result),
     ]
+    nav = {
+        "summary": "At a glance",
+        "data": "Data",
+        "segments": "Segments",
+        "tags": "Tags and actions",
+        "churn": "Churn",
+        "ltv": "Lifetime value",
+        "migration": "Migration",
+    }
+    over_time = _history(config)
+    if over_time:
+        body.append(over_time)
+        nav["history"] = "Over time"
     used = "; ".join(
         f"{t} v{esc(models.versions.get(t, '?'))} (run {esc(models.runs.get(t, '')[:8])}): "
         f"{esc(m['models'][t].get('gate', ''))}"
@@ -72,16 +86,16 @@ def build_report(result: JobResult, *, config: Config) -> str:
         title=f"{config.project_name}: customers as of {result.as_of}",
         subtitle=f"customer-ml run report · horizon {h} days · "
         f"{len(s):,} customers scored with the registered champions",
-        nav={
-            "summary": "At a glance",
-            "data": "Data",
-            "segments": "Segments",
-            "tags": "Tags and actions",
-            "churn": "Churn",
-            "ltv": "Lifetime value",
-            "migration": "Migration",
-        },
+        nav=nav,
         body=body,
         footer=f"Models: {used}. Written by customer-ml {esc(__version__)} on "
         f"{dt.date.today()}; the run's metrics.json holds every figure above.",
     )
+
+
+def _history(config: Config) -> str:
+    """The monitoring cycles logged for this project, over time ("" before the first)."""
+    from customer_ml.tracking.history import monitoring_history
+
+    history = monitoring_history(project=config.project_name, mlruns=config.paths.mlruns)
+    return history_section(history, max_share_drifted=config.monitoring.max_share_drifted)
