@@ -86,7 +86,7 @@ def main() -> None:
         whole = time.perf_counter() - t0
     print(
         f"customer-ml recommend on {Path(args.config).name}, whole process (load, backtest "
-        f"of 9 candidates, fit, top-10 for every customer, MLflow): {whole:.1f} s"
+        f"of every method and task, fit, top-10 for every customer, MLflow): {whole:.1f} s"
     )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(

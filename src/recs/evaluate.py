@@ -1,9 +1,9 @@
 """Backtest of every recommender on a time split, and the choice of the champion.
 
 The split is ``cut = as_of - horizon_days``: every candidate is fitted on rows up to the cut
-(the blend's ranker learns one horizon earlier still) and judged on what customers known at
-the cut bought in ``(cut, as_of]``. Task ``all`` judges every product bought; task ``new``
-only products the customer had never bought by the cut.
+(the blend's ranker learns at cuts one and two horizons earlier still) and judged on what
+customers known at the cut bought in ``(cut, as_of]``. Task ``all`` judges every product
+bought; task ``new`` only products the customer had never bought by the cut.
 """
 
 from __future__ import annotations
@@ -15,16 +15,20 @@ from typing import Any
 import pandas as pd
 
 from customer_ml.data.dataset import Dataset
-from customer_ml.recs.interactions import future_purchases
+from customer_ml.recs.history import History
+from customer_ml.recs.interactions import EPOCH, day_number
 from customer_ml.recs.metrics import summarise
 from customer_ml.recs.recommender import TASKS, Recommender
 
-__all__ = ["METHODS", "Backtest", "backtest_recommenders", "judged_purchases"]
+__all__ = ["METHODS", "Backtest", "backtest_recommenders", "day_date"]
 
-METHODS = {
-    "all": ("ranker", "repeat", "popularity", "cooccurrence", "als"),
-    "new": ("ranker", "popularity", "cooccurrence", "als"),
-}
+BASELINES = ("popularity", "cooccurrence", "basket", "als")
+METHODS = {"all": ("ranker", "repeat", *BASELINES), "new": ("ranker", *BASELINES)}
+
+
+def day_date(day: int) -> dt.date:
+    """The calendar date of a day number (days since 1970-01-01)."""
+    return (EPOCH + pd.Timedelta(days=day)).date()
 
 
 @dataclass
@@ -38,6 +42,11 @@ class Backtest:
     def table(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)
 
+    def score(self, task: str, method: str) -> float:
+        """NDCG@k of `method` on `task`."""
+        t = self.table()
+        return float(t[(t.task == task) & (t.method == method)][f"ndcg@{self.k}"].iloc[0])
+
     def champion(self, task: str) -> str:
         """The method with the best NDCG@k on the task (the blend wins ties)."""
         t = self.table()
@@ -47,47 +56,33 @@ class Backtest:
         return "ranker" if "ranker" in winners else winners[0]
 
 
-def judged_purchases(
-    data: Dataset, rec: Recommender, *, cut: pd.Timestamp, horizon_days: int
-) -> dict[str, pd.DataFrame]:
-    """What customers known at the cut bought in (cut, cut + horizon]: all, and new to them."""
-    assert rec.it_ is not None
-    it = rec.it_
-    fut = future_purchases(data, as_of=cut, horizon_days=horizon_days)
-    fut = fut[fut.customer_id.isin(it.customers)]
-    had = pd.DataFrame(
-        {
-            "customer_id": it.customers[it.pairs.cust.to_numpy()],
-            "product_id": it.items.product_id.to_numpy()[it.pairs.item.to_numpy()],
-            "had": True,
-        }
-    )
-    both = fut.merge(had, on=["customer_id", "product_id"], how="left")
-    return {"all": fut, "new": both[both.had.isna()][["customer_id", "product_id"]]}
-
-
 def backtest_recommenders(
-    data: Dataset,
+    data: Dataset | None = None,
     *,
     as_of: str | dt.date | pd.Timestamp,
     horizon_days: int,
     k: int = 10,
     n_boot: int = 200,
     recommender: Recommender | None = None,
+    history: History | None = None,
 ) -> Backtest:
     """Fit every method as of ``as_of - horizon_days`` and judge the next horizon.
 
-    Reads rows up to `as_of` only: the judged window ends at `as_of`.
+    Reads rows up to `as_of` only: the judged window ends at `as_of`. `history` (read up to
+    as_of) shares its cuts with later fits.
     """
-    cut = pd.Timestamp(as_of).normalize() - pd.Timedelta(days=horizon_days)
+    if history is None:
+        assert data is not None, "give data or a history"
+        history = History(data, as_of=as_of, horizon_days=horizon_days)
+    cut = day_number(as_of) - horizon_days
     rec = recommender or Recommender()
-    rec.fit(data, as_of=cut, horizon_days=horizon_days)
-    truth = judged_purchases(data, rec, cut=cut, horizon_days=horizon_days)
+    rec.fit(as_of=day_date(cut), horizon_days=horizon_days, history=history)
     assert rec.it_ is not None
-    bt = Backtest(cut=cut, k=k)
+    bt = Backtest(cut=pd.Timestamp(day_date(cut)), k=k)
     for task in TASKS:
+        truth = history.future(cut, task=task)
         for method in METHODS[task]:
             recs = rec.recommend(k=k, task=task, method=method, reasons=False)
-            m = summarise(recs, truth[task], k=k, n_items=rec.it_.n_items, n_boot=n_boot)
+            m = summarise(recs, truth, k=k, n_items=rec.it_.n_items, n_boot=n_boot)
             bt.rows.append({"task": task, "method": method, **m})
     return bt

@@ -18,9 +18,18 @@ from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import DataError, fetch_frame
 from customer_ml.features.timing import cutoff
 
-__all__ = ["Interactions", "future_purchases", "interactions", "require_products"]
+__all__ = [
+    "Interactions",
+    "day_number",
+    "from_events",
+    "future_purchases",
+    "interactions",
+    "purchase_days",
+    "require_products",
+]
 
 PRODUCT_KEY = "data.transactions.columns.product_id"
+EPOCH = pd.Timestamp("1970-01-01")
 
 
 def require_products(data: Dataset) -> None:
@@ -36,16 +45,17 @@ def require_products(data: Dataset) -> None:
 class Interactions:
     """One row per (customer, product) bought up to `as_of`, with integer codes.
 
-    ``pairs`` holds ``cust, item, n_days, first_day, last_day`` (days since the epoch) and,
-    per customer, ``customer_id``; ``items`` maps codes to ``product_id`` (and ``category``);
-    ``day`` is the calendar day of `as_of`.
+    ``pairs`` holds ``cust, item, n_days, first_day, last_day`` (days since the epoch);
+    ``events`` one row per ``cust, item, day`` bought; ``customers`` maps codes to
+    ``customer_id``; ``items`` maps codes to ``product_id`` and ``category``; ``day`` is the
+    calendar day of `as_of`.
     """
 
     pairs: pd.DataFrame
+    events: pd.DataFrame
     customers: pd.Index  # customer_id by code
     items: pd.DataFrame  # product_id, category, by code
     day: int  # as_of's day number (days since 1970-01-01)
-    recent: np.ndarray  # per item: customer-days bought in the recent window
 
     @property
     def n_customers(self) -> int:
@@ -66,80 +76,91 @@ class Interactions:
             )
         return cache[weight]
 
+    def item_days(self, start: int, end: int | None = None) -> np.ndarray:
+        """Per item: customer-days bought in days ``(day - start, day - end]`` (end 0 = as_of)."""
+        e = self.events
+        age = self.day - e.day.to_numpy()
+        keep = (age < start) & (age >= (end or 0))
+        return np.bincount(e.item.to_numpy()[keep], minlength=self.n_items).astype(np.float32)
 
-def _day(as_of: str | dt.date | pd.Timestamp) -> tuple[str, int]:
-    c = cutoff(as_of)
-    return c.sql_end(), (pd.Timestamp(c.day) - pd.Timestamp("1970-01-01")).days
+
+def day_number(as_of: str | dt.date | pd.Timestamp) -> int:
+    """The calendar day of `as_of` as days since 1970-01-01."""
+    return (pd.Timestamp(cutoff(as_of).day) - EPOCH).days
 
 
-def interactions(
-    data: Dataset, *, as_of: str | dt.date | pd.Timestamp, recent_days: int = 30
-) -> Interactions:
-    """Who bought what up to `as_of` (rows with ts <= as_of only).
-
-    `recent_days` sets the popularity window: customer-days per product in the last
-    `recent_days` days up to `as_of`.
-    """
+def purchase_days(data: Dataset, *, as_of: str | dt.date | pd.Timestamp) -> pd.DataFrame:
+    """Distinct customer_id, product_id, day (days since the epoch), category bought with
+    ts <= as_of (returns and rows without a product are not purchases)."""
     require_products(data)
-    end, day = _day(as_of)
+    end = cutoff(as_of).sql_end()
     cat = "category" if "category" in data.tx_columns else "NULL::VARCHAR"
-    frame = fetch_frame(
+    return fetch_frame(
         data.con,
         f"""
-        WITH d AS (
-            SELECT customer_id, CAST(product_id AS VARCHAR) AS product_id,
-                   CAST(ts AS DATE) AS day, {cat} AS category
-            FROM transactions
-            WHERE ts <= {end} AND NOT is_return AND product_id IS NOT NULL)
-        SELECT customer_id, product_id, count(DISTINCT day) AS n_days,
-               CAST(min(day) - DATE '1970-01-01' AS INTEGER) AS first_day,
-               CAST(max(day) - DATE '1970-01-01' AS INTEGER) AS last_day,
-               any_value(category) AS category
-        FROM d GROUP BY customer_id, product_id
+        SELECT customer_id, CAST(product_id AS VARCHAR) AS product_id,
+               CAST(CAST(ts AS DATE) - DATE '1970-01-01' AS INTEGER) AS day,
+               any_value({cat}) AS category
+        FROM transactions
+        WHERE ts <= {end} AND NOT is_return AND product_id IS NOT NULL
+        GROUP BY 1, 2, 3
         """,
     )
-    if frame.empty:
-        raise DataError(f"no purchases with a product_id at or before {as_of}")
-    cust = pd.Categorical(frame.customer_id)
-    item = pd.Categorical(frame.product_id)
-    pairs = pd.DataFrame(
+
+
+def from_events(
+    frame: pd.DataFrame, *, day: int, items: pd.DataFrame | None = None
+) -> Interactions:
+    """Interactions from purchase days (customer_id, product_id, day[, category]) up to `day`.
+
+    With `items` (a fitted catalogue: product_id, category) products keep its codes and
+    products outside it are dropped; otherwise the catalogue is the products in `frame`.
+    """
+    frame = frame[frame.day.to_numpy() <= day]
+    if items is None:
+        item = pd.Categorical(frame.product_id)
+        cats = frame.get("category", pd.Series(None, index=frame.index, dtype="str"))
+        items = (
+            pd.DataFrame({"item": item.codes, "category": cats.to_numpy()})
+            .groupby("item", sort=True)["category"]
+            .first()
+            .reset_index(drop=True)
+            .to_frame()
+        )
+        items.insert(0, "product_id", pd.Index(item.categories, dtype="str"))
+        codes = item.codes
+    else:
+        codes = pd.Index(items.product_id).get_indexer(frame.product_id.astype("str"))
+        frame, codes = frame[codes >= 0], codes[codes >= 0]
+    cust = pd.Categorical(frame.customer_id.astype("str"))
+    events = pd.DataFrame(
         {
             "cust": cust.codes.astype(np.int32),
-            "item": item.codes.astype(np.int32),
-            "n_days": frame.n_days.to_numpy(np.int32),
-            "first_day": frame.first_day.to_numpy(np.int32),
-            "last_day": frame.last_day.to_numpy(np.int32),
+            "item": np.asarray(codes, np.int32),
+            "day": frame.day.to_numpy(np.int32),
         }
-    ).sort_values(["cust", "item"], ignore_index=True)
-    items = (
-        pd.DataFrame({"item": item.codes, "category": frame.category})
-        .groupby("item", sort=True)["category"]
-        .first()
-        .reset_index(drop=True)
-        .to_frame()
+    ).drop_duplicates()
+    pairs = (
+        events.groupby(["cust", "item"], sort=True)
+        .day.agg(n_days="size", first_day="min", last_day="max")
+        .reset_index()
+        .astype(np.int32)
     )
-    items.insert(0, "product_id", pd.Index(item.categories, dtype="str"))
-    rec = fetch_frame(
-        data.con,
-        f"""
-        SELECT CAST(product_id AS VARCHAR) AS product_id,
-               count(DISTINCT (customer_id, CAST(ts AS DATE))) AS n
-        FROM transactions
-        WHERE ts <= {end} AND ts > {end} - INTERVAL {int(recent_days)} DAY
-              AND NOT is_return AND product_id IS NOT NULL
-        GROUP BY 1
-        """,
-    )
-    codes = pd.Index(items.product_id).get_indexer(rec.product_id)
-    recent = np.zeros(len(items))
-    recent[codes[codes >= 0]] = rec.n.to_numpy(float)[codes >= 0]
     return Interactions(
         pairs=pairs,
+        events=events.reset_index(drop=True),
         customers=pd.Index(cust.categories, dtype="str", name="customer_id"),
-        items=items,
+        items=items.reset_index(drop=True),
         day=day,
-        recent=recent,
     )
+
+
+def interactions(data: Dataset, *, as_of: str | dt.date | pd.Timestamp) -> Interactions:
+    """Who bought what, and on which days, up to `as_of` (rows with ts <= as_of only)."""
+    frame = purchase_days(data, as_of=as_of)
+    if frame.empty:
+        raise DataError(f"no purchases with a product_id at or before {as_of}")
+    return from_events(frame, day=day_number(as_of))
 
 
 def future_purchases(

@@ -17,6 +17,7 @@ from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import DataError
 from customer_ml.files import atomic_file, write_parquet
 from customer_ml.recs.evaluate import Backtest, backtest_recommenders
+from customer_ml.recs.history import History
 from customer_ml.recs.interactions import require_products
 from customer_ml.recs.recommender import Recommender
 from customer_ml.tracking.store import experiment_id, open_store
@@ -107,8 +108,16 @@ def recommend_job(
     start = data.date_range()
     if start is None:
         raise DataError("no transactions to recommend from")
+    history = History(data, as_of=as_of, horizon_days=h)
     if pd.Timestamp(as_of) - pd.Timedelta(days=2 * h) > start[0]:
-        bt = backtest_recommenders(data, as_of=as_of, horizon_days=h, k=k, n_boot=n_boot)
+        bt = backtest_recommenders(
+            as_of=as_of,
+            horizon_days=h,
+            k=k,
+            n_boot=n_boot,
+            recommender=Recommender(seed=config.seed),
+            history=history,
+        )
         champion = bt.champion(task)
     else:
         champion = "ranker"
@@ -117,7 +126,7 @@ def recommend_job(
             "blend is used without a backtest"
         )
         log.warning(warning)
-    rec = Recommender(seed=config.seed).fit(data, as_of=as_of, horizon_days=h)
+    rec = Recommender(seed=config.seed).fit(as_of=as_of, horizon_days=h, history=history)
     methods = {t: bt.champion(t) if bt is not None else "ranker" for t in ("all", "new")}
     served = serving_table(rec, methods, k=max(SERVED_K, k))
     mine = served[(served.task == task) & (served["rank"] <= k)]  # the champion's top k
