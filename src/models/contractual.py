@@ -96,6 +96,8 @@ def _text(X: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
 class AttributeLGBM(Scorer):
     """LightGBM with native categorical splits; categories are fixed at fit."""
 
+    learned = True
+
     def __init__(
         self, params: dict[str, Any] | None = None, num_boost_round: int = 300, seed: int = 0
     ) -> None:

@@ -75,6 +75,7 @@ class _BoosterScorer(Scorer):
     """Shared: the feature list, training one booster, TreeSHAP contributions."""
 
     booster_: lgb.Booster
+    learned = True
 
     def _train(
         self, X: pd.DataFrame, y: np.ndarray, *, objective: str, params: dict[str, Any] | None

@@ -25,6 +25,7 @@ class Scorer(BaseEstimator):
 
     features_in_: list[str]
     needs_labels: ClassVar[bool] = True  # False: `fit` reads no labels (a forecast column)
+    learned: ClassVar[bool] = False  # True: a learned model; False: a baseline (a challenger)
 
     def raw(self, X: pd.DataFrame) -> np.ndarray:
         """The additive output that `contributions` decomposes."""

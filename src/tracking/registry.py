@@ -1,6 +1,6 @@
 """The model registry: one registered model per project and task, aliases `challenger` and
 `champion`, and the promotion gate (a challenger must be at least as good on the same
-backtest as the champion it replaces)."""
+backtest as the champion it replaces, and as the best baseline of that backtest)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,8 @@ class Promotion:
 
 
 def promote(client: MlflowClient, name: str, *, force: bool = False) -> Promotion:
-    """Move `champion` to the challenger if it is at least as good on the same backtest.
+    """Move `champion` to the challenger if it is at least as good on the same backtest as
+    the current champion and as the best baseline of that backtest (`best_baseline_metric`).
 
     The challenger's tags carry the champion's score on the challenger's own backtest (the
     champion re-scored during training); without that comparison, or when it is worse,
@@ -79,6 +80,9 @@ def promote(client: MlflowClient, name: str, *, force: bool = False) -> Promotio
         return Promotion(False, f"{name}: version {ch.version} is already the champion")
     if not np.isfinite(value) and not force:
         return Promotion(False, f"{name}: refused: challenger has no finite {metric}", ch.version)
+    floor = _below_best_baseline(ch.tags, value, metric)
+    if floor is not None and not force:
+        return Promotion(False, f"{name}: refused: {floor}", ch.version)
     if champ is None:
         verdict, ok = f"no champion yet; {metric} {value:.4f}", True
     elif ch.tags.get("champion_version") == str(champ.version):
@@ -99,6 +103,8 @@ def promote(client: MlflowClient, name: str, *, force: bool = False) -> Promotio
         )
     if not ok and not force:
         return Promotion(False, f"{name}: refused: {verdict}", ch.version)
+    if floor is not None:
+        ok, verdict = False, f"{floor}; {verdict}"
     if not ok:
         client.set_model_version_tag(
             name,
@@ -111,6 +117,17 @@ def promote(client: MlflowClient, name: str, *, force: bool = False) -> Promotio
     client.set_registered_model_alias(name, CHAMPION, ch.version)
     how = "forced" if not ok else "promoted"
     return Promotion(True, f"{name}: v{ch.version} {how} to champion: {verdict}", ch.version)
+
+
+def _below_best_baseline(tags: dict[str, str], value: float, metric: str) -> str | None:
+    """Why a challenger scores below the best baseline of its own backtest, or None."""
+    best = float(tags.get("best_baseline_metric", "nan"))
+    if not np.isfinite(best) or value >= best:
+        return None
+    return (
+        f"{metric} {value:.4f} is below the best baseline {tags.get('best_baseline')} "
+        f"({best:.4f}) on the same backtest"
+    )
 
 
 def list_versions(client: MlflowClient, prefix: str = "") -> pd.DataFrame:

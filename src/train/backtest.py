@@ -139,6 +139,7 @@ class Backtest:
     key: str = ""
     failed: dict[str, str] = field(default_factory=dict)  # candidate -> why it was dropped
     warning: str | None = None  # how the plan was reduced for a short history
+    learned: dict[str, bool] = field(default_factory=dict)  # candidate -> a learned model
 
     @property
     def primary(self) -> str:
@@ -180,6 +181,7 @@ class Backtest:
             "backtest_key": self.key,
             "ranking": self.ranking(),
             "failed": self.failed,
+            "learned": self.learned,
             "warning": self.warning,
             "summary": _records(self.summary),
             "per_origin": _records(
@@ -329,4 +331,5 @@ def run_backtest(
         predictions=joined,
         key=backtest_key(frames, task, list(origin_list)),
         failed=failed,
+        learned={k: bool(c.learned) for k, c in candidates.items() if k not in failed},
     )

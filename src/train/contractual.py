@@ -78,6 +78,7 @@ def cross_validate(
         summary=aggregate("churn", joined, n_boot, seed),
         predictions=joined,
         key=content_key(f"cv{n_splits}-{seed}", (frame["customer_id"], y)),
+        learned={k: bool(c.learned) for k, c in candidates.items()},
     )
 
 

@@ -142,6 +142,7 @@ def train_task(
     register: bool = True,
     log: bool = True,
     progress: Progress | None = None,
+    choose: str | None = None,
 ) -> TaskResult:
     """Backtest `candidates` (default: the baselines and the LightGBM models, which tune
     themselves with Optuna on each origin's training data) on rolling origins before `as_of`,
@@ -150,7 +151,9 @@ def train_task(
     it as the `challenger` of <project>-<task>.
 
     The current champion, if any, is re-scored on the same backtest so that the promotion
-    gate compares like with like (its score is stored on the new version).
+    gate compares like with like (its score is stored on the new version), and so is the
+    best baseline: a model below it is not promoted. `choose` registers that candidate
+    instead of the backtest's best (the gate still compares it).
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
@@ -171,6 +174,8 @@ def train_task(
         candidates = baselines(task, has_amount=data.has_amount, horizon_days=config.horizon_days)
         candidates |= learned(task, tuning=config.tuning, seed=config.seed)
     cands = dict(candidates)
+    if choose is not None and choose not in cands:
+        raise ValueError(f"choose={choose!r}: not a candidate ({sorted(cands)})")
     client = open_store(config.paths.mlruns) if log else None
     champion = (
         add_champion(client, model_name(config.project_name, task), cands) if register else None
@@ -191,7 +196,9 @@ def train_task(
         progress=progress,
     )
     bt.warning = plan.warning
-    chosen = next(c for c in bt.ranking() if c != "champion")
+    chosen = choose or next(c for c in bt.ranking() if c != "champion")
+    if chosen not in bt.predictions:
+        raise ValueError(f"choose={chosen!r}: failed in the backtest: {bt.failed.get(chosen)}")
     scorer, train = _final_fit(frames, cands[chosen], task=task, as_of=day, plan=plan)
     tuned = scorer.tuned_ if isinstance(scorer, TunedLGBM) else None
     served = scorer.fitted_ if isinstance(scorer, TunedLGBM) else scorer

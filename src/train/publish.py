@@ -21,7 +21,7 @@ from customer_ml.train.tuning import TunedLGBM
 if TYPE_CHECKING:
     from customer_ml.train.results import TaskResult
 
-__all__ = ["Champion", "add_champion", "publish"]
+__all__ = ["Champion", "add_champion", "best_baseline_tags", "publish"]
 
 Champion = tuple[str, str] | None  # (registered version, candidate name in this backtest)
 
@@ -59,6 +59,17 @@ def add_champion(
     return version, "champion"
 
 
+def best_baseline_tags(result: TaskResult) -> dict[str, str]:
+    """The best baseline (challenger) of the backtest and its primary score, which the
+    promotion gate holds the registered model to; empty when the backtest has no baseline."""
+    bt = result.backtest
+    kinds = bt.learned
+    names = [c for c in bt.ranking() if c != "champion" and not kinds.get(c, False)]
+    if not names:
+        return {}
+    return {"best_baseline": names[0], "best_baseline_metric": f"{bt.score(names[0]):.6f}"}
+
+
 def publish(
     result: TaskResult,
     *,
@@ -93,6 +104,7 @@ def publish(
         "backtest_key": bt.key,
         "as_of": result.as_of.isoformat(),
     }
+    tags |= best_baseline_tags(result)
     if champion is not None:
         tags["champion_version"] = champion[0]
         tags["champion_metric"] = f"{bt.score(champion[1]):.6f}"

@@ -207,6 +207,8 @@ class TunedLGBM(Scorer):
     ``fitted_`` is the plain scorer (models layer, no Optuna) that gets logged and served.
     """
 
+    learned = True
+
     def __init__(
         self,
         task: str = "churn",
