@@ -18,7 +18,7 @@ unexport PYTHONDONTWRITEBYTECODE
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev,notebooks]"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev,notebooks,spark]"
 	touch $(STAMP)
 
 install: $(STAMP)
