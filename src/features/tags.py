@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from customer_ml.config import TagsConfig
-from customer_ml.features.arrays import first_rows, text_array
+from customer_ml.features.arrays import first_rows, round_bits, text_array
 
 __all__ = [
     "LIFECYCLE_STAGES",
@@ -76,7 +76,7 @@ class TagReference:
         self.values_ = {}
         self.below_or_at_ = {}
         for c, (values, n) in counts.items():
-            distinct, at = np.unique(_tie_key(values), return_inverse=True)
+            distinct, at = np.unique(round_bits(values), return_inverse=True)
             per = np.bincount(at.ravel(), weights=np.asarray(n, float), minlength=len(distinct))
             self.values_[c] = distinct
             self.below_or_at_[c] = np.cumsum(per.astype(np.int64))
@@ -85,7 +85,7 @@ class TagReference:
     def pct(self, values: np.ndarray, column: str, *, ascending: bool = True) -> np.ndarray:
         """Average-tie percentile rank of `values` within the reference column (NaN stays)."""
         ref, cum = self.values_[column], self.below_or_at_[column]
-        v = _tie_key(values)
+        v = round_bits(values)
         total = int(cum[-1]) if len(cum) else 0
         n = max(total, 1)
         at_or_below = np.concatenate([[0], cum])
@@ -94,14 +94,6 @@ class TagReference:
         if not ascending:  # rank of -v: values above count as below
             lo, hi = total - hi, total - lo
         return np.where(np.isnan(v), np.nan, (lo + hi + 1) / 2 / n)
-
-
-def _tie_key(values: np.ndarray) -> np.ndarray:
-    """Values rounded to 40 significant bits (about 12 digits): sums of the same amounts
-    added in another order (another engine, another thread count) differ in the last bits,
-    and must still tie."""
-    mantissa, exponent = np.frexp(np.asarray(values, float))
-    return np.ldexp(np.round(mantissa * 2.0**40) / 2.0**40, exponent)
 
 
 def reference_columns(columns: Any, config: TagsConfig) -> list[str]:

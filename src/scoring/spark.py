@@ -127,7 +127,8 @@ def spark_reason_base(frame: DataFrame) -> ReasonBase:
         return ReasonBase.from_stats({}, {})
     aggs = []
     for c in cols:
-        logs = F.log1p(F.greatest(F.col(f"`{c}`").cast("double"), F.lit(0.0)))
+        x = F.col(f"`{c}`").cast("double")
+        logs = F.log1p(F.when(x < 0, F.lit(0.0)).otherwise(x))  # NULL stays (greatest skips it)
         logs = F.when(~F.isnan(logs), logs)  # numpy's nanmedian and nanstd skip NaN
         aggs += [F.percentile(logs, 0.5).alias(f"m_{c}"), F.stddev_pop(logs).alias(f"s_{c}")]
     row = frame.agg(*aggs).first()
