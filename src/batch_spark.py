@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from customer_ml.config import Config
+from customer_ml.data.io import DataError
 from customer_ml.data.spark import output_folder, spark_session
 from customer_ml.features.spark import SparkData, load_spark_data, spark_features
 from customer_ml.report.metrics import SUMMARY_COUNTS, build_metrics
@@ -168,20 +170,72 @@ def spark_features_job(
 
 
 def spark_target(
-    spark: SparkSession, folder: str | Path, *, playbook: Any, top: int
-) -> pd.DataFrame:
-    """The `top` customers of the Spark scores in `folder` by value at risk, with the
-    actions of `playbook` (rules): sorted by Spark, only those rows reach the driver."""
+    config: Config, folder: Path, *, playbook: str, top: int, spark: SparkSession
+) -> tuple[pd.DataFrame, Path]:
+    """`customer_ml.pipeline.target_list` over the Spark scores in `folder` (a local
+    folder): ranked, grouped (the same hash of campaign and customer id) and written by Spark;
+    only the `top` treated customers shown reach the driver."""
     from pyspark.sql import functions as F
 
+    from customer_ml.features.spark import map_frames
+    from customer_ml.files import atomic_dir, atomic_file
+    from customer_ml.scoring.campaign import (
+        MANIFEST,
+        TARGET_COLUMNS,
+        campaign_folder,
+        campaign_manifest,
+        scores_as_of,
+    )
     from customer_ml.scoring.playbook import apply_playbook
+    from customer_ml.scoring.playbook import playbook as rules_of
 
-    scores = spark.read.parquet(f"{folder}/{SCORES}")
-    best = scores.orderBy(F.desc("value_at_risk"), "customer_id").limit(top)
-    table = best.toArrow().to_pandas()
-    table[["recommended_action", "action_channel"]] = apply_playbook(table, playbook)
-    table["segment"] = np.asarray(table["segment"], np.int64)
-    return table
+    if not (folder / SCORES).is_dir():
+        raise DataError(
+            f"{folder / SCORES}: no Spark scores; run `customer-ml score --engine spark`"
+        )
+    try:
+        rules = rules_of(config, playbook)
+    except KeyError as err:
+        raise DataError(str(err.args[0])) from None
+    scores = spark.read.parquet(str(folder / SCORES))
+
+    def act(batch: pd.DataFrame) -> pd.DataFrame:
+        batch[["recommended_action", "action_channel"]] = apply_playbook(batch, rules)
+        return batch
+
+    scores = map_frames(scores, act, scores.schema)
+    as_of = scores_as_of(folder)
+    campaign = f"{playbook}-{as_of}"
+    # control_draw in SQL: the first 8 bytes of sha256(campaign NUL id) / 2^64
+    digest = F.sha2(F.concat(F.lit(campaign + "\0"), F.col("customer_id")), 256)
+    draw = F.conv(F.substring(digest, 1, 16), 16, 10).cast("decimal(20,0)").cast("double")
+    share = config.monitoring.control_share
+    group = F.when(draw / F.lit(2.0**64) < share, "control").otherwise("treated")
+    ranked = scores.select(*TARGET_COLUMNS, group.alias("group")).orderBy(
+        F.desc("value_at_risk"), "customer_id"
+    )
+    counts = dict(ranked.groupBy("group").count().collect())
+    out = folder / f"target_{playbook}.csv"
+    manifest = campaign_manifest(
+        config,
+        playbook=playbook,
+        as_of=as_of,
+        customers=int(sum(counts.values())),
+        control=int(counts.get("control", 0)),
+    )
+    parts = Path(tempfile.mkdtemp(prefix=f".{out.name}.parts-", dir=folder))
+    try:  # one sorted partition: one CSV file, written by an executor
+        ranked.coalesce(1).write.mode("overwrite").csv(str(parts), header=True)
+        (part,) = parts.glob("part-*.csv")
+        with atomic_dir(campaign_folder(folder, campaign)) as tmp:
+            shutil.copyfile(part, tmp / "list.csv")
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        with atomic_file(out) as tmp:
+            part.replace(tmp)
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+    shown = ranked.where(F.col("group") == "treated").limit(top).toArrow().to_pandas()
+    return shown, out
 
 
 def print_spark_job(result: SparkJobResult, *, console: Any) -> None:

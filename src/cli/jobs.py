@@ -98,15 +98,24 @@ def target(
     ] = None,
     top: Annotated[int, typer.Option(min=1, help="How many customers to list.")] = 20,
     out: OutOpt = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """List customers by expected value at risk (churn probability x predicted LTV) with
     the playbook's action; writes target_<playbook>.csv beside the scores."""
     from customer_ml.pipeline import print_target, target_list
 
-    cfg = load_config(config)
+    cfg = with_engine(load_config(config), engine, spark_master)
     folder = out or cfg.paths.out
     name = playbook or cfg.default_playbook
-    table, path = target_list(cfg, folder, playbook=name, top=top)
+    if is_spark(cfg):
+        from customer_ml.batch_spark import spark_target
+        from customer_ml.data.spark import spark_session
+
+        session = spark_session(cfg.spark)
+        table, path = spark_target(cfg, folder, playbook=name, top=top, spark=session)
+    else:
+        table, path = target_list(cfg, folder, playbook=name, top=top)
     print_target(table, title=f"top {top} by value at risk, playbook {name!r}", console=console)
     console.print(f"wrote {path}")
 

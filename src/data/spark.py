@@ -82,8 +82,9 @@ def find_java() -> tuple[str, str]:
 
 
 def spark_session(config: SparkConfig, *, master: str | None = None) -> SparkSession:
-    """The Spark session of `config` (``master`` overrides ``config.master``), reusing a
-    running one. Timestamps are UTC, as in the canonical tables."""
+    """The Spark session of `config` (``master`` overrides ``config.master``; under
+    spark-submit, its own master), reusing a running one. Timestamps are UTC, as in the
+    canonical tables."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -101,7 +102,11 @@ def spark_session(config: SparkConfig, *, master: str | None = None) -> SparkSes
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    builder = SparkSession.builder.master(master or config.master).appName(config.app_name)
+    builder = SparkSession.builder
+    # under spark-submit (which starts the JVM and says so in PYSPARK_GATEWAY_PORT) its
+    # --master and --name hold unless a master is given here explicitly
+    if master is not None or "PYSPARK_GATEWAY_PORT" not in os.environ:
+        builder = builder.master(master or config.master).appName(config.app_name)
     settings = {
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.execution.arrow.pyspark.enabled": "true",

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from customer_ml.features.arrays import first_rows, list_array
+from customer_ml.features.arrays import first_rows, list_array, round_bits
 from customer_ml.features.catalogue import describe
 from customer_ml.models.scorers import Scorer
 
@@ -315,7 +315,9 @@ def _render_column(
         v = col.to_numpy(object)[rows]
         return _each_distinct(v, lambda x: f"{label}: {x}", v, up)
     how = _renderer(name, horizon)
-    values = col.to_numpy(float)[rows]
+    # to 40 bits: a mean of amounts summed in another order (another engine) renders alike,
+    # also on a half cent
+    values = round_bits(col.to_numpy(float)[rows])
     missing = np.isnan(values)
     if how.spec in (INT, PCT):
         key = _whole(values if how.spec == INT else values * 100)
