@@ -13,6 +13,7 @@ export DO_NOT_TRACK := 1
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: demo test lint typecheck pytest clean install bench bench-100m bench-serve bench-recs bench-segments \
+	bench-spark \
 	serve chromium notebooks
 
 $(STAMP): pyproject.toml
@@ -64,6 +65,10 @@ bench-serve: $(STAMP)
 # recommendations: every candidate and the champion on Online Retail and planted affinities
 bench-recs: $(STAMP)
 	$(BIN)/python bench/recs.py
+
+# the default engine vs Spark local[*], 10M transactions: features and scoring (not 100M here)
+bench-spark: $(STAMP)
+	$(BIN)/python bench/spark.py --rows 10M
 
 bench-segments: $(STAMP)
 	$(BIN)/python bench/segments.py --customers 1000000

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from customer_ml.batch import run_job
-from customer_ml.batch_spark import spark_score_job, spark_target
+from customer_ml.batch_spark import spark_target
 from customer_ml.cli import app
 from customer_ml.data.synthetic import generate
 from customer_ml.pipeline import target_list
@@ -33,7 +33,7 @@ TRAINING = {
 
 
 def _synthetic(root):
-    tx = generate(800, seed=3, days=600, acquisition_days=300, with_events=False).transactions
+    tx = generate(600, seed=3, days=600, acquisition_days=300, with_events=False).transactions
     tx.to_parquet(root / "tx.parquet", index=False)
     return {"transactions": {"path": "tx.parquet", "columns": {c: c for c in tx.columns}}}
 
@@ -66,13 +66,16 @@ def project(request, tmp_path_factory):
 
 def test_spark_scores_equal_the_local_job(spark, project, tmp_path) -> None:
     dataset, cfg, local = project
-    done = spark_score_job(cfg, as_of=local.as_of, out=tmp_path / "out")
     folder = tmp_path / "out"
+    args = ["score", "-c", str(cfg.source), "--as-of", str(local.as_of), "-o", str(folder)]
+    res = CliRunner().invoke(app, [*args, "--engine", "spark"])  # the suite's session
+    assert res.exit_code == 0, res.output
+    assert f"scored {len(local.scores):,} customers as of {local.as_of} on Spark" in res.output
     scores = pd.read_parquet(folder / "scores.parquet")
     assert sorted(p.name for p in (folder / "scores.parquet").glob("segment=*")) == [
         f"segment={s}" for s in sorted(local.scores["segment"].unique())
     ]
-    assert done.customers == len(local.scores) == len(scores)
+    assert len(local.scores) == len(scores)
     want, got = by_customer(local.scores), by_customer(scores)
     # the same models on the same features: the same labels, numbers to 1e-9
     assert mismatches(want[["customer_id", *EXACT, "predicted_ltv", "value_at_risk"]], got) == {}
