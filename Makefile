@@ -13,12 +13,12 @@ export DO_NOT_TRACK := 1
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: demo test lint typecheck pytest clean install bench bench-100m bench-serve bench-recs bench-segments \
-	bench-service-fuzz serve chromium notebooks
+	bench-service-fuzz bench-spark serve chromium notebooks
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev,notebooks]"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev,notebooks,spark]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -69,6 +69,10 @@ bench-service-fuzz: $(STAMP)
 # recommendations: every candidate and the champion on Online Retail and planted affinities
 bench-recs: $(STAMP)
 	$(BIN)/python bench/recs.py
+
+# the default engine vs Spark local[*], 10M transactions: features and scoring (not 100M here)
+bench-spark: $(STAMP)
+	$(BIN)/python bench/spark.py --rows 10M
 
 bench-segments: $(STAMP)
 	$(BIN)/python bench/segments.py --customers 1000000

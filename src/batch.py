@@ -41,6 +41,7 @@ __all__ = [
     "promote_model",
     "run_job",
     "score_job",
+    "train_for_run",
     "train_models",
     "write_scores",
 ]
@@ -97,9 +98,24 @@ def run_job(
 ) -> JobResult:
     """Load, train (or reuse the registered champions), promote by the gate, score every
     customer seen up to `as_of` and write the outputs. Uses rows with ts <= as_of only."""
+    data = data or load_data(config)
+    day, promotions = train_for_run(
+        data, config, as_of=as_of, reuse_models=reuse_models, progress=progress
+    )
+    return score_job(config, as_of=day, out=out, data=data, promotions=promotions)
+
+
+def train_for_run(
+    data: Dataset,
+    config: Config,
+    *,
+    as_of: str | dt.date | None = None,
+    reuse_models: bool = False,
+    progress: Progress | None = None,
+) -> tuple[dt.date, dict[str, str]]:
+    """The training half of `run_job`: the as_of day and the gate's verdict per task."""
     from customer_ml.train.jobs import resolve_as_of
 
-    data = data or load_data(config)
     if not data.has_transactions:
         raise DataError("`run` scores customers from transactions; the config names none")
     day = resolve_as_of(data, config, as_of)
@@ -108,7 +124,7 @@ def run_job(
     promotions = train_models(data, config, as_of=day, tasks=todo, progress=progress)
     for t in tasks:
         promotions.setdefault(t, "reused the registered champion")
-    return score_job(config, as_of=day, out=out, data=data, promotions=promotions)
+    return day, promotions
 
 
 def _previous(out: Path) -> pd.DataFrame | None:

@@ -8,7 +8,8 @@ working directory.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+import re
+from pathlib import Path, PosixPath
 from typing import Any, Literal
 
 import yaml
@@ -45,6 +46,7 @@ __all__ = [
     "MonitoringConfig",
     "PlaybookRule",
     "ServingConfig",
+    "SparkConfig",
     "SyntheticSource",
     "TagsConfig",
     "TransactionsSource",
@@ -53,10 +55,33 @@ __all__ = [
 ]
 
 
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+class UrlPath(PosixPath):
+    """A URL that Spark reads (``hdfs://``, ``s3a://``, ``file://``, ...), kept verbatim in
+    `url` (as a Path its double slash would collapse); never resolved against a folder."""
+
+    url: str = ""
+
+
+def location(path: Path) -> str:
+    """The text a reader is given for `path`: the URL as written, else the path."""
+    return path.url if isinstance(path, UrlPath) else str(path)
+
+
+def _keep_url(value: Any) -> Any:
+    if isinstance(value, str) and _URL.match(value):
+        path = UrlPath(value)
+        path.url = value
+        return path
+    return value
+
+
 def _resolve(value: Path | None, info: ValidationInfo) -> Path | None:
     """Resolve a relative path against the config file's folder (passed as context)."""
-    if value is None:
-        return None
+    if value is None or isinstance(value, UrlPath):
+        return value
     base = (info.context or {}).get("base_dir")
     value = Path(value).expanduser()
     return value if value.is_absolute() or base is None else Path(base) / value
@@ -83,6 +108,7 @@ class TableSource(Strict):
         (), description="columns dropped at load (names, e-mails, phones, addresses)"
     )
 
+    _keep_path_url = field_validator("path", mode="before")(_keep_url)
     _resolve_path = field_validator("path")(_resolve)
 
     @property
@@ -211,10 +237,11 @@ class FeaturesConfig(Strict):
     event_windows: tuple[int, ...] = (30, 90)
     age_column: str | None = Field("age", description="attribute banded into age_band")
     age_bands: tuple[int, ...] = (18, 25, 35, 45, 55, 65)
-    engine: Literal["arrays", "sql"] = Field(
+    engine: Literal["arrays", "sql", "spark"] = Field(
         "arrays",
         description="arrays: DuckDB streams the history, numpy reduces each customer's rows "
-        "(faster); sql: one DuckDB aggregation (the same SQL runs in a warehouse)",
+        "(faster); sql: one DuckDB aggregation (the same SQL runs in a warehouse); spark: the "
+        "same SQL on Apache Spark (see the spark section), for the snapshot and batch scoring",
     )
 
     @field_validator("windows", "event_windows")
@@ -282,6 +309,40 @@ class MonitoringConfig(Strict):
     )
 
 
+class SparkConfig(Strict):
+    """`engine: spark` (or ``--engine spark``): where the snapshot and batch scoring run."""
+
+    master: str = Field(
+        "local[*]", description="spark://host:7077, yarn, k8s://..., or local[N] on this machine"
+    )
+    app_name: str = "customer-ml"
+    conf: dict[str, str] = Field(
+        default_factory=dict,
+        description="spark.* settings passed to the session builder, e.g. "
+        "spark.executor.memory: 4g",
+    )
+    scores_partition_by: tuple[str, ...] = Field(
+        ("segment",), description="partition columns of the scores written by Spark"
+    )
+    btyd_fit_customers: int = Field(
+        1_000_000,
+        ge=1000,
+        description="BTYD models are fit on the driver from at most this many customers' "
+        "(frequency, recency, T, monetary value), a seeded sample beyond it",
+    )
+
+    @field_validator("conf", mode="before")
+    @classmethod
+    def _spark_keys(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        bad = [k for k in v if not str(k).startswith("spark.")]
+        if bad:
+            raise ValueError(f"Spark settings start with 'spark.': {bad}")
+        # YAML reads 4 and true as numbers and booleans; Spark wants text ("true")
+        return {str(k): str(x).lower() if isinstance(x, bool) else str(x) for k, x in v.items()}
+
+
 class Config(Strict):
     data: DataConfig
     project: str | None = Field(
@@ -308,6 +369,7 @@ class Config(Strict):
     serving: ServingConfig = ServingConfig()
     scoring: ScoringConfig = ScoringConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    spark: SparkConfig = SparkConfig()
     source: Path | None = Field(None, description="the file this config was read from")
 
     @model_validator(mode="after")

@@ -16,6 +16,7 @@ from customer_ml.config import Config
 from customer_ml.data.io import DataError
 from customer_ml.data.load import load_data
 from customer_ml.data.profile import print_profile
+from customer_ml.scoring.campaign import campaign_folder, scores_as_of
 
 __all__ = [
     "campaign_folder",
@@ -86,11 +87,6 @@ def print_job(result: Any, *, console: Console) -> None:
     )
 
 
-def campaign_folder(folder: Path, campaign: str) -> Path:
-    """Where `target` keeps a campaign: beside the scores' folder, one folder per campaign."""
-    return folder.with_name(f"{folder.name}-campaigns") / campaign
-
-
 def target_list(
     config: Config, folder: Path, *, playbook: str, top: int
 ) -> tuple[pd.DataFrame, Path]:
@@ -101,7 +97,12 @@ def target_list(
     <folder>-campaigns/<playbook>-<as_of>/ (list.csv + campaign.json) that `measure` reads. The
     campaign folder lives beside the scores' folder, since a later run replaces that whole."""
     from customer_ml.files import atomic_dir, atomic_file
-    from customer_ml.scoring.campaign import MANIFEST, control_draw
+    from customer_ml.scoring.campaign import (
+        MANIFEST,
+        TARGET_COLUMNS,
+        campaign_manifest,
+        control_draw,
+    )
     from customer_ml.scoring.playbook import apply_playbook
     from customer_ml.scoring.playbook import playbook as rules_of
 
@@ -114,34 +115,17 @@ def target_list(
         raise DataError(str(err.args[0])) from None
     s = pd.read_parquet(path)
     s[["recommended_action", "action_channel"]] = apply_playbook(s, rules)
-    cols = [
-        "customer_id",
-        "segment_name",
-        "value_tier",
-        "lifecycle_stage",
-        "churn_probability",
-        "predicted_ltv",
-        "expected_purchases",
-        "value_at_risk",
-        "recommended_action",
-        "action_channel",
-    ]
-    ranked = s.sort_values("value_at_risk", ascending=False, kind="stable")[cols]
-    as_of = _scores_as_of(folder)
+    ranked = s.sort_values("value_at_risk", ascending=False, kind="stable")[TARGET_COLUMNS]
+    as_of = scores_as_of(folder)
     share = config.monitoring.control_share
     campaign = f"{playbook}-{as_of}"
     draw = control_draw(ranked["customer_id"], campaign=campaign)
     ranked["group"] = np.where(draw < share, "control", "treated")
     out = folder / f"target_{playbook}.csv"
-    manifest = {
-        "campaign": campaign,
-        "playbook": playbook,
-        "as_of": as_of,
-        "horizon_days": config.horizon_days,
-        "control_share": share,
-        "customers": len(ranked),
-        "control": int((ranked["group"] == "control").sum()),
-    }
+    control = int((ranked["group"] == "control").sum())
+    manifest = campaign_manifest(
+        config, playbook=playbook, as_of=as_of, customers=len(ranked), control=control
+    )
     with atomic_dir(campaign_folder(folder, campaign)) as tmp:
         ranked.to_csv(tmp / "list.csv", index=False)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
@@ -149,15 +133,6 @@ def target_list(
         ranked.to_csv(tmp, index=False)
     shown = ranked[ranked["group"] == "treated"].head(top)
     return shown.reset_index(drop=True), out
-
-
-def _scores_as_of(folder: Path) -> str:
-    """The as_of of the scores in `folder` (from its feature store or metrics.json)."""
-    for name in ("features.json", "metrics.json"):
-        path = folder / name
-        if path.is_file():
-            return str(json.loads(path.read_text())["as_of"])
-    raise DataError(f"{folder}: no features.json or metrics.json beside the scores")
 
 
 def print_target(table: pd.DataFrame, *, title: str, console: Console) -> None:

@@ -64,6 +64,40 @@ def _demo_config(path: Path | None) -> Config:
     return parse_config(DEFAULT_CONFIG, base_dir=Path.cwd())
 
 
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="arrays, sql (DuckDB, this machine) or spark; default: the config's features.engine",
+    ),
+]
+SparkMasterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master",
+        help="Spark master URL (spark://host:7077, yarn, local[*]); default: the config's "
+        "spark.master",
+    ),
+]
+ENGINES = ("arrays", "sql", "spark")
+
+
+def with_engine(config: Config, engine: str | None, master: str | None) -> Config:
+    """`config` with the engine and Spark master given on the command line."""
+    if engine is not None and engine not in ENGINES:
+        raise ConfigError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    update: dict[str, Any] = {}
+    if engine is not None:
+        update["features"] = config.features.model_copy(update={"engine": engine})
+    if master is not None:
+        update["spark"] = config.spark.model_copy(update={"master": master})
+    return config.model_copy(update=update) if update else config
+
+
+def is_spark(config: Config) -> bool:
+    return config.features.engine == "spark"
+
+
 AsOfOpt = Annotated[
     str | None, typer.Option("--as-of", help="YYYY-MM-DD; default: config, else last day")
 ]

@@ -9,15 +9,19 @@ import typer
 
 from customer_ml.cli.common import (
     ConfigOpt,
+    EngineOpt,
+    SparkMasterOpt,
     _demo_config,
     _last_day,
     _progress,
     app,
     console,
     data_app,
+    is_spark,
     user_errors,
+    with_engine,
 )
-from customer_ml.config import load_config
+from customer_ml.config import Config, load_config
 
 
 @app.command()
@@ -78,10 +82,15 @@ def data_check(config: ConfigOpt) -> None:
 @user_errors
 def features(
     config: ConfigOpt,
-    out: Annotated[Path, typer.Option(help="Parquet file to write (replaced atomically).")],
+    out: Annotated[
+        Path,
+        typer.Option(help="Parquet file to write (a Parquet folder with Spark; replaced whole)."),
+    ],
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="YYYY-MM-DD; default: config, else last day")
     ] = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Materialise the behaviour vector and tags as of a date to Parquet."""
     from rich.progress import Progress
@@ -89,7 +98,10 @@ def features(
     from customer_ml.data.load import load_data
     from customer_ml.features.store import build_features, write_features
 
-    cfg = load_config(config)
+    cfg = with_engine(load_config(config), engine, spark_master)
+    if is_spark(cfg):
+        _spark_features(cfg, out, as_of)
+        return
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("loading data", total=3)
         data = load_data(cfg)
@@ -102,4 +114,17 @@ def features(
     console.print(
         f"{len(frame):,} customers x {frame.shape[1] - 2} features and tags as of {day} "
         f"(from {data.cleaning.rows_kept:,} transaction rows) -> {out}"
+    )
+
+
+def _spark_features(cfg: Config, out: Path, as_of: str | None) -> None:
+    from customer_ml.batch_spark import spark_data, spark_features_job
+    from customer_ml.train.jobs import resolve_as_of
+
+    with _progress():
+        data = spark_data(cfg)
+        day = resolve_as_of(data, cfg, as_of)
+        n = spark_features_job(cfg, as_of=day, out=out, data=data)
+    console.print(
+        f"{n:,} customers: features and tags as of {day} (Spark, {cfg.spark.master}) -> {out}/"
     )

@@ -9,7 +9,18 @@ from typing import Annotated
 
 import typer
 
-from customer_ml.cli.common import AsOfOpt, ConfigOpt, _progress, app, console, user_errors
+from customer_ml.cli.common import (
+    AsOfOpt,
+    ConfigOpt,
+    EngineOpt,
+    SparkMasterOpt,
+    _progress,
+    app,
+    console,
+    is_spark,
+    user_errors,
+    with_engine,
+)
 from customer_ml.config import load_config
 
 OutOpt = Annotated[
@@ -26,12 +37,23 @@ def run(
     reuse_models: Annotated[
         bool, typer.Option("--reuse-models", help="Score with registered champions if present.")
     ] = False,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Train (or reuse), promote by the gate, score every customer and write the outputs."""
     from customer_ml.batch import run_job
     from customer_ml.pipeline import print_job
 
-    cfg = load_config(config)
+    cfg = with_engine(load_config(config), engine, spark_master)
+    if is_spark(cfg):
+        from customer_ml.batch_spark import print_spark_job, run_spark_job
+
+        with _progress() as progress:
+            done = run_spark_job(
+                cfg, as_of=as_of, out=out, reuse_models=reuse_models, progress=progress
+            )
+        print_spark_job(done, console=console)
+        return
     with _progress() as progress:
         result = run_job(cfg, as_of=as_of, out=out, reuse_models=reuse_models, progress=progress)
     print_job(result, console=console)
@@ -39,7 +61,13 @@ def run(
 
 @app.command()
 @user_errors
-def score(config: ConfigOpt, as_of: AsOfOpt = None, out: OutOpt = None) -> None:
+def score(
+    config: ConfigOpt,
+    as_of: AsOfOpt = None,
+    out: OutOpt = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
+) -> None:
     """Score with the champion models only (no training); migration against the folder's
     previous scores; the feature store for the service."""
     from customer_ml.batch import score_job
@@ -47,7 +75,15 @@ def score(config: ConfigOpt, as_of: AsOfOpt = None, out: OutOpt = None) -> None:
     from customer_ml.pipeline import print_job
     from customer_ml.train.jobs import resolve_as_of
 
-    cfg = load_config(config)
+    cfg = with_engine(load_config(config), engine, spark_master)
+    if is_spark(cfg):
+        from customer_ml.batch_spark import print_spark_job, spark_data, spark_score_job
+
+        with _progress():
+            sd = spark_data(cfg)
+            done = spark_score_job(cfg, as_of=resolve_as_of(sd, cfg, as_of), out=out, data=sd)
+        print_spark_job(done, console=console)
+        return
     data = load_data(cfg)
     result = score_job(cfg, as_of=resolve_as_of(data, cfg, as_of), out=out, data=data)
     print_job(result, console=console)
@@ -62,15 +98,24 @@ def target(
     ] = None,
     top: Annotated[int, typer.Option(min=1, help="How many customers to list.")] = 20,
     out: OutOpt = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """List customers by expected value at risk (churn probability x predicted LTV) with
     the playbook's action; writes target_<playbook>.csv beside the scores."""
     from customer_ml.pipeline import print_target, target_list
 
-    cfg = load_config(config)
+    cfg = with_engine(load_config(config), engine, spark_master)
     folder = out or cfg.paths.out
     name = playbook or cfg.default_playbook
-    table, path = target_list(cfg, folder, playbook=name, top=top)
+    if is_spark(cfg):
+        from customer_ml.batch_spark import spark_target
+        from customer_ml.data.spark import spark_session
+
+        session = spark_session(cfg.spark)
+        table, path = spark_target(cfg, folder, playbook=name, top=top, spark=session)
+    else:
+        table, path = target_list(cfg, folder, playbook=name, top=top)
     print_target(table, title=f"top {top} by value at risk, playbook {name!r}", console=console)
     console.print(f"wrote {path}")
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pandas as pd
 
 from customer_ml.data.io import fetch_one
 
-__all__ = ["CleaningReport", "Dataset"]
+__all__ = ["CleaningReport", "Dataset", "DateSpan"]
+
+
+class DateSpan(Protocol):
+    """Data that knows its first and last transaction (a Dataset, or Spark's)."""
+
+    def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp] | None: ...
 
 
 @dataclass

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["first_rows", "list_array", "text_array"]
+__all__ = ["first_rows", "list_array", "round_bits", "text_array"]
 
 
 def first_rows(codes: np.ndarray, n: int) -> np.ndarray:
@@ -38,3 +38,11 @@ def list_array(
 
 def _taken(codes: np.ndarray, labels: Sequence[str]) -> pa.Array:
     return pa.array(list(labels), pa.string()).take(pa.array(np.asarray(codes, np.int64)))
+
+
+def round_bits(values: np.ndarray | pd.Series, bits: int = 40) -> np.ndarray:
+    """Values rounded to `bits` significant bits (40: about 12 digits). Sums of the same
+    amounts added in another order (another engine, another thread count) differ in the last
+    bits; rounded, they compare and fit alike."""
+    mantissa, exponent = np.frexp(np.asarray(values, float))
+    return np.ldexp(np.round(mantissa * 2.0**bits) / 2.0**bits, exponent)

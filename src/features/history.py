@@ -29,11 +29,59 @@ from __future__ import annotations
 from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import fetch_one
 
-__all__ = ["CUSTOMERS", "HISTORY", "dictionary", "prepare_history"]
+__all__ = [
+    "CUSTOMERS",
+    "HISTORY",
+    "ORDER",
+    "PASSTHROUGH",
+    "derived_columns",
+    "dictionary",
+    "prepare_history",
+    "purchase_unit",
+]
 
 HISTORY = "history"
 CUSTOMERS = "history_customers"  # (customer_id, cust): cust from 0, in customer_id order
 _CODED = {"category": "history_categories", "channel": "history_channels"}  # codes from 1
+
+
+# a row without an order id is an order of its own (DuckDB and Spark SQL)
+ORDER = "coalesce(CAST(order_id AS STRING), chr(0) || CAST(_r AS STRING)) AS _order"
+PASSTHROUGH = ("amount", "quantity", "order_id", "product_id", "category", "channel")
+
+
+def purchase_unit(cols: set[str], *, merge_same_day: bool) -> str:
+    """The column whose change opens a purchase: the day (same-day rows merged), else the
+    order, else the row."""
+    if merge_same_day:
+        return "day"
+    return "_order" if "order_id" in cols else "_r"
+
+
+def derived_columns(cols: set[str], unit: str) -> list[str]:
+    """The row flags of the module docstring as SQL over window ``wp`` (PARTITION BY
+    customer_id, is_return ORDER BY ts, _r); portable SQL that DuckDB and Spark both run,
+    given an integer or date ``day``, the row order ``_r`` and ``_order`` with order ids."""
+    opens = f"NOT is_return AND lag({unit}) OVER wp IS DISTINCT FROM {unit}"
+    derived = [
+        f"{opens} AS new_purchase",
+        f"CASE WHEN {opens} THEN day - lag(day) OVER wp END AS gap",
+        f"NOT is_return AND {unit} = first_value({unit}) OVER wp AS first_purchase",
+    ]
+    if "amount" in cols:
+        derived.append(
+            "amount * (2 * coalesce(sum(amount) OVER (PARTITION BY customer_id, is_return, "
+            f"{unit} ORDER BY ts, _r ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) "
+            "+ amount) AS amount_sq"
+        )
+    if "order_id" in cols:
+        derived.append(_first("_order", "new_order", purchases_only=True))
+    derived += [
+        _first(c, n)
+        for c, n in (("product_id", "new_product"), ("category", "new_category"))
+        if c in cols
+    ]
+    return derived
 
 
 def dictionary(column: str) -> str:
@@ -65,42 +113,10 @@ def prepare_history(data: Dataset) -> str:
     if data.history_ready and _exists(data):
         return HISTORY
     cols = set(data.tx_columns)
-    # a row without an order id is an order of its own
-    extra = (
-        ", coalesce(CAST(order_id AS VARCHAR), chr(0) || CAST(_r AS VARCHAR)) AS _order"
-        if "order_id" in cols
-        else ""
-    )
-    if data.merge_same_day:
-        unit = "day"
-    elif "order_id" in cols:
-        unit = "_order"
-    else:
-        unit = "_r"
-    passthrough = [
-        c
-        for c in ("amount", "quantity", "order_id", "product_id", "category", "channel")
-        if c in cols
-    ]
-    opens = f"NOT is_return AND lag({unit}) OVER wp IS DISTINCT FROM {unit}"
-    derived = [
-        f"{opens} AS new_purchase",
-        f"CASE WHEN {opens} THEN day - lag(day) OVER wp END AS gap",
-        f"NOT is_return AND {unit} = first_value({unit}) OVER wp AS first_purchase",
-    ]
-    if "amount" in cols:
-        derived.append(
-            "amount * (2 * coalesce(sum(amount) OVER (PARTITION BY customer_id, is_return, "
-            f"{unit} ORDER BY ts, _r ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) "
-            "+ amount) AS amount_sq"
-        )
-    if "order_id" in cols:
-        derived.append(_first("_order", "new_order", purchases_only=True))
-    derived += [
-        _first(c, n)
-        for c, n in (("product_id", "new_product"), ("category", "new_category"))
-        if c in cols
-    ]
+    extra = f", {ORDER}" if "order_id" in cols else ""
+    unit = purchase_unit(cols, merge_same_day=data.merge_same_day)
+    passthrough = [c for c in PASSTHROUGH if c in cols]
+    derived = derived_columns(cols, unit)
     coded = [c for c in _CODED if c in cols]
     _create_codes(data, coded)
     codes = [f"coalesce({c}_code, 0) AS {c}_code" for c in coded]

@@ -12,7 +12,7 @@ from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import DataError, fetch_one
 from customer_ml.features.history import prepare_history
 from customer_ml.features.snapshot import build_snapshot, top_values
-from customer_ml.features.timing import cutoff
+from customer_ml.features.timing import Cutoff, cutoff
 
 __all__ = [
     "build_labels",
@@ -20,6 +20,7 @@ __all__ = [
     "contractual_labels",
     "feature_schema",
     "labelled_snapshot",
+    "labels_sql",
 ]
 
 
@@ -44,9 +45,15 @@ def build_labels(
             f"the label window ({c.day} + {horizon_days} days, to {h.day}) runs past the last "
             f"transaction ({last}); choose an earlier as_of or a shorter horizon"
         )
-    spend = ", sum(amount) FILTER (WHERE NOT is_return) AS future_spend" if data.has_amount else ""
-    hist = prepare_history(data)
-    sql = f"""
+    sql = labels_sql(prepare_history(data), c, h, amount=data.has_amount)
+    return data.con.execute(sql).df()
+
+
+def labels_sql(hist: str, c: Cutoff, h: Cutoff, *, amount: bool) -> str:
+    """`build_labels` over the history table `hist` for the window (c, h]: rows with
+    ts <= c say who is known, rows in (c, h] what they did (DuckDB and Spark SQL)."""
+    spend = ", sum(amount) FILTER (WHERE NOT is_return) AS future_spend" if amount else ""
+    return f"""
         WITH known AS (
             SELECT DISTINCT customer_id FROM {hist}
             WHERE ts <= {c.sql_end()} AND NOT is_return),
@@ -56,11 +63,10 @@ def build_labels(
             WHERE ts > {c.sql_end()} AND ts <= {h.sql_end()}
             GROUP BY customer_id)
         SELECT known.customer_id, coalesce(future_purchases, 0) AS future_purchases
-            {", coalesce(future_spend, 0) AS future_spend" if data.has_amount else ""},
+            {", coalesce(future_spend, 0) AS future_spend" if amount else ""},
             coalesce(future_purchases, 0) = 0 AS churned
         FROM known LEFT JOIN future USING (customer_id) ORDER BY customer_id
     """
-    return data.con.execute(sql).df()
 
 
 def contractual_labels(data: Dataset) -> pd.DataFrame:

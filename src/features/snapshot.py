@@ -19,7 +19,7 @@ from customer_ml.features.catalogue import slug
 from customer_ml.features.history import prepare_history
 from customer_ml.features.timing import Cutoff, cutoff
 
-__all__ = ["build_snapshot", "slug", "top_values"]
+__all__ = ["behaviour_sql", "build_snapshot", "slug", "top_values", "top_values_sql"]
 
 _ARROWS = "_behaviour_arrays"  # the arrays engine's vector, joined with events and attributes
 
@@ -40,12 +40,17 @@ def _where(expr: str, *conds: str, otherwise: str = "") -> str:
     return f"CASE WHEN {cond} THEN {expr} {'ELSE ' + otherwise + ' ' if otherwise else ''}END"
 
 
-def top_values(ds: Dataset, table: str, col: str, c: Cutoff, n: int) -> list[str]:
-    """The `n` most frequent values of a column in rows up to the cutoff (point in time)."""
-    rows = ds.con.execute(
+def top_values_sql(table: str, col: str, c: Cutoff, n: int) -> str:
+    """The `n` most frequent values of a column in rows up to the cutoff (DuckDB, Spark)."""
+    return (
         f"SELECT {col}, count(*) FROM {table} WHERE ts <= {c.sql_end()} AND {col} IS NOT NULL "
         f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {int(n)}"
-    ).fetchall()
+    )
+
+
+def top_values(ds: Dataset, table: str, col: str, c: Cutoff, n: int) -> list[str]:
+    """The `n` most frequent values of a column in rows up to the cutoff (point in time)."""
+    rows = ds.con.execute(top_values_sql(table, col, c, n)).fetchall()
     return [str(r[0]) for r in rows]
 
 
@@ -92,20 +97,49 @@ def _behaviour_sql(
     categories: list[str],
     channels: list[str],
 ) -> str:
-    """Per customer, one aggregation over `history`: RFM, BTYD inputs, inter-purchase times,
-    windows and trends, day of week, basket, variety, shares and returns."""
-    d = c.sql_day()
+    """The behaviour aggregation over DuckDB's `history` (see `behaviour_sql`)."""
     table = prepare_history(ds)
-    cols = set(ds.tx_columns)
-    amt = "amount" in cols
-    n = _count("new_purchase")
     start, returns = fetch_one(
         ds.con, f"SELECT min(day), bool_or(is_return) FROM {table} WHERE ts <= {c.sql_end()}"
     )
+    return behaviour_sql(
+        table,
+        c,
+        cols=set(ds.tx_columns),
+        start=start,
+        returns=bool(returns),
+        windows=windows,
+        categories=categories,
+        channels=channels,
+    )
+
+
+def behaviour_sql(
+    table: str,
+    c: Cutoff,
+    *,
+    cols: set[str],
+    start: dt.date | None,
+    returns: bool,
+    windows: tuple[int, ...],
+    categories: list[str],
+    channels: list[str],
+    spark: bool = False,
+) -> str:
+    """Per customer, one aggregation over the history `table` (rows with ts <= the cutoff
+    only): RFM, BTYD inputs, inter-purchase times, windows and trends, day of week, basket,
+    variety, shares and returns. `start` is the first day up to the cutoff and `returns`
+    whether a return is among those rows. The same text runs in DuckDB and, with `spark`
+    (``day`` as an integer day number, `c` a cutoff that writes it so), in Spark SQL."""
+    d = c.sql_day()
+    amt = "amount" in cols
+    n = _count("new_purchase")
     # every purchase after the first opens with a gap, so count(gap) = n - 1
     ipt_mean = f"sum(gap) / nullif({n} - 1, 0)"
     buy = "NOT is_return" if returns else ""  # no returns up to the cutoff: every row is bought
     last, first = f"max({_where('day', buy)})", f"min({_where('day', buy)})"
+    # the gap of the last row that has one (Spark's max_by does not skip a NULL gap itself)
+    last_gap = "max_by(gap, CASE WHEN gap IS NOT NULL THEN ts END)" if spark else "arg_max(gap, ts)"
     parts = [
         f"{n} AS n_purchases",
         f"{n} - 1 AS frequency",
@@ -113,9 +147,9 @@ def _behaviour_sql(
         f"{d} - {first} AS T",
         f"{last} - {first} AS recency",
         f"{ipt_mean} AS ipt_mean_days",
-        f"CASE WHEN {n} > 2 THEN sqrt(greatest(sum(gap * gap) - sum(gap) ^ 2 / ({n} - 1), 0)"
-        f" / ({n} - 2)) END AS ipt_std_days",
-        "arg_max(gap, ts) AS last_gap_days",  # rows with a NULL gap are skipped
+        f"CASE WHEN {n} > 2 THEN sqrt(greatest(sum(gap * gap) - power(sum(gap), 2) / ({n} - 1),"
+        f" 0) / ({n} - 2)) END AS ipt_std_days",
+        f"{last_gap} AS last_gap_days",  # rows with a NULL gap are skipped
         f"({d} - {last}) / nullif({ipt_mean}, 0) AS gap_ratio",
     ]
     if amt:
@@ -125,7 +159,7 @@ def _behaviour_sql(
         opening = "sum(CASE WHEN first_purchase THEN amount ELSE 0 END)"
         parts += [
             f"{spent} / {n} AS monetary_mean",
-            f"CASE WHEN {n} > 1 THEN sqrt(greatest({squares} - {spent} ^ 2 / {n}, 0)"
+            f"CASE WHEN {n} > 1 THEN sqrt(greatest({squares} - power({spent}, 2) / {n}, 0)"
             f" / ({n} - 1)) END AS monetary_std",
             f"CASE WHEN {n} > 1 THEN ({spent} - {opening}) / ({n} - 1) ELSE 0 END"
             " AS monetary_value",

@@ -13,13 +13,14 @@ import pandas as pd
 import pyarrow as pa
 
 from customer_ml.config import TagsConfig
-from customer_ml.features.arrays import first_rows, text_array
+from customer_ml.features.arrays import first_rows, round_bits, text_array
 
 __all__ = [
     "LIFECYCLE_STAGES",
     "RFM_SEGMENTS",
     "TagReference",
     "build_tags",
+    "reference_columns",
     "rfm_segment",
     "tag_columns",
 ]
@@ -44,37 +45,61 @@ RFM_SEGMENTS: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = (
 
 class TagReference:
     """The population that percentile-based tags (RFM quintiles, value score) rank against:
-    sorted non-missing values per column, so one new customer is ranked in O(log n); and the
+    the distinct non-missing values per column with how many values lie at or below each, so
+    one new customer is ranked in O(log n); and the
     attribute columns that make basic tags (text with < 20 levels in the population).
 
     Ranking a snapshot against its own reference equals pandas' ``rank(pct=True)`` with
-    average ties, so batch scoring and the service tag a known customer identically."""
+    average ties, so batch scoring and the service tag a known customer identically.
+    `from_counts` builds it from the distinct values and their counts alone."""
 
     def __init__(self, snapshot: pd.DataFrame, config: TagsConfig | None = None) -> None:
         cfg = config or TagsConfig()
-        self.sorted_ = {
-            c: np.sort(pd.to_numeric(snapshot[c], errors="coerce").dropna().to_numpy(float))
-            for c in ["recency_days", "n_purchases", "monetary_total", *cfg.value_tier.weights]
-            if c in snapshot.columns
-        }
-        # where each run of equal reference values ends: one binary search per value, not two
-        self.run_end_ = {c: np.searchsorted(v, v, side="right") for c, v in self.sorted_.items()}
-        self.basic_ = _basic_columns(snapshot, cfg)
+        counts = {}
+        for c in reference_columns(snapshot.columns, cfg):
+            v = pd.to_numeric(snapshot[c], errors="coerce").dropna().to_numpy(float)
+            counts[c] = np.unique(v, return_counts=True)
+        self._set(counts, _basic_columns(snapshot, cfg))
+
+    @classmethod
+    def from_counts(
+        cls, counts: dict[str, tuple[np.ndarray, np.ndarray]], basic: list[str]
+    ) -> TagReference:
+        """A reference from each column's distinct non-missing values and their counts (as
+        a distributed engine computes them) and the basic-tag columns."""
+        ref = cls.__new__(cls)
+        ref._set(counts, basic)
+        return ref
+
+    def _set(self, counts: dict[str, tuple[np.ndarray, np.ndarray]], basic: list[str]) -> None:
+        # per column: the distinct values, ascending, and how many values are <= each
+        self.values_ = {}
+        self.below_or_at_ = {}
+        for c, (values, n) in counts.items():
+            distinct, at = np.unique(round_bits(values), return_inverse=True)
+            per = np.bincount(at.ravel(), weights=np.asarray(n, float), minlength=len(distinct))
+            self.values_[c] = distinct
+            self.below_or_at_[c] = np.cumsum(per.astype(np.int64))
+        self.basic_ = basic
 
     def pct(self, values: np.ndarray, column: str, *, ascending: bool = True) -> np.ndarray:
         """Average-tie percentile rank of `values` within the reference column (NaN stays)."""
-        ref = self.sorted_[column]
-        v = np.asarray(values, float)
-        n = max(len(ref), 1)
-        lo = np.searchsorted(ref, v, side="left")
-        if len(ref):  # values equal to ref[lo] end where its run does
-            at = np.minimum(lo, len(ref) - 1)
-            hi = np.where(ref[at] == v, self.run_end_[column][at], lo)
-        else:
-            hi = lo
+        ref, cum = self.values_[column], self.below_or_at_[column]
+        v = round_bits(values)
+        total = int(cum[-1]) if len(cum) else 0
+        n = max(total, 1)
+        at_or_below = np.concatenate([[0], cum])
+        lo = at_or_below[np.searchsorted(ref, v, side="left")]  # reference values below v
+        hi = at_or_below[np.searchsorted(ref, v, side="right")]  # and those equal to it
         if not ascending:  # rank of -v: values above count as below
-            lo, hi = len(ref) - hi, len(ref) - lo
+            lo, hi = total - hi, total - lo
         return np.where(np.isnan(v), np.nan, (lo + hi + 1) / 2 / n)
+
+
+def reference_columns(columns: Any, config: TagsConfig) -> list[str]:
+    """The columns percentile-based tags rank against a population."""
+    wanted = ["recency_days", "n_purchases", "monetary_total", *config.value_tier.weights]
+    return [c for c in dict.fromkeys(wanted) if c in set(columns)]
 
 
 def _quintile(pct: np.ndarray) -> np.ndarray:

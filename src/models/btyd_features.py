@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from customer_ml.features.arrays import round_bits
 from customer_ml.models.btyd import BetaGeoModel, GammaGammaModel, ParetoNBDModel
 
 __all__ = ["BTYD_COLUMNS", "Fitted", "btyd_features", "fit_btyd", "from_params", "to_params"]
@@ -68,9 +69,10 @@ def fit_btyd(snapshot: pd.DataFrame, *, seed: int = 0) -> Fitted:
     pn = ParetoNBDModel(random_state=seed).fit(s)
     gg = None
     if "monetary_value" in snapshot:
-        m = pd.DataFrame(
-            {"frequency": s["frequency"], "monetary_value": snapshot["monetary_value"]}
-        )
+        # spend means rounded to 40 bits: the Gamma-Gamma likelihood has a flat ridge, where
+        # last-bit differences of the inputs (sums in another order) move the optimum far
+        spend = round_bits(snapshot["monetary_value"])
+        m = pd.DataFrame({"frequency": s["frequency"], "monetary_value": spend}, index=s.index)
         if ((m["frequency"] > 0) & (m["monetary_value"] > 0)).sum() >= MIN_CUSTOMERS:
             gg = GammaGammaModel().fit(m)
     return bg, pn, gg

@@ -15,7 +15,7 @@ from customer_ml.config import Config
 from customer_ml.scoring.models import Models
 from customer_ml.tracking.store import open_store, quiet_downloads
 
-__all__ = ["build_metrics"]
+__all__ = ["SUMMARY_COUNTS", "build_metrics", "score_summary"]
 
 
 def _artifact(run_id: str, path: str) -> Any:
@@ -29,20 +29,25 @@ def _artifact(run_id: str, path: str) -> Any:
 def build_metrics(
     config: Config,
     models: Models,
-    scores: pd.DataFrame,
+    scores: pd.DataFrame | None,
     *,
     as_of: dt.date,
     promotions: dict[str, str],
     data_profile: dict[str, Any] | None = None,
+    summary: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The models used (version, gate verdict, full backtest of every candidate with CIs and
-    customers per origin) and summary figures of the scores."""
+    customers per origin) and summary figures of the scores (`summary`: those figures, as
+    `score_summary` gives them, computed elsewhere; `scores` is then not read)."""
+    if summary is None and scores is None:
+        raise ValueError("build_metrics needs the scores or their summary")
+    figures = dict(summary if summary is not None else score_summary(scores))
     client = open_store(config.paths.mlruns)
     out: dict[str, Any] = {
         "as_of": as_of.isoformat(),
         "horizon_days": config.horizon_days,
         "project": config.project_name,
-        "customers": len(scores),
+        "customers": figures.pop("customers"),
         "data": data_profile or {},
         "models": {},
     }
@@ -61,15 +66,21 @@ def build_metrics(
             else:
                 entry["backtest"] = _artifact(run_id, "backtest.json")
         out["models"][task] = entry
+    out["scores"] = figures
+    return out
+
+
+SUMMARY_COUNTS = ("segment_name", "value_tier", "lifecycle_stage", "recommended_action")
+
+
+def score_summary(scores: pd.DataFrame) -> dict[str, Any]:
+    """Customers, mean churn probability, totals and the customers per label."""
     ltv = scores["predicted_ltv"]
-    out["scores"] = {
+    return {
+        "customers": len(scores),
         "churn_probability_mean": float(scores["churn_probability"].mean()),
         "expected_purchases_total": float(scores["expected_purchases"].sum()),
         "predicted_ltv_total": float(ltv.sum()) if ltv.notna().any() else None,
         "value_at_risk_total": float(scores["value_at_risk"].sum()),
-        **{
-            f"by_{c}": scores[c].value_counts().to_dict()
-            for c in ("segment_name", "value_tier", "lifecycle_stage", "recommended_action")
-        },
+        **{f"by_{c}": scores[c].value_counts().to_dict() for c in SUMMARY_COUNTS},
     }
-    return out

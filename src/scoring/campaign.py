@@ -19,13 +19,66 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import DataError
 from customer_ml.features.labels import build_labels
 
-__all__ = ["compare_groups", "control_draw", "measure_campaign", "read_campaign"]
+__all__ = [
+    "MANIFEST",
+    "TARGET_COLUMNS",
+    "campaign_folder",
+    "campaign_manifest",
+    "compare_groups",
+    "control_draw",
+    "measure_campaign",
+    "read_campaign",
+    "scores_as_of",
+]
 
 MANIFEST = "campaign.json"
+#: the columns of a target list (with ``group``: treated or control)
+TARGET_COLUMNS = [
+    "customer_id",
+    "segment_name",
+    "value_tier",
+    "lifecycle_stage",
+    "churn_probability",
+    "predicted_ltv",
+    "expected_purchases",
+    "value_at_risk",
+    "recommended_action",
+    "action_channel",
+]
+
+
+def campaign_folder(folder: Path, campaign: str) -> Path:
+    """Where `target` keeps a campaign: beside the scores' folder, one folder per campaign."""
+    return folder.with_name(f"{folder.name}-campaigns") / campaign
+
+
+def campaign_manifest(
+    config: Config, *, playbook: str, as_of: str, customers: int, control: int
+) -> dict[str, Any]:
+    """campaign.json of a target list: what `measure` needs to compare the groups later."""
+    return {
+        "campaign": f"{playbook}-{as_of}",
+        "playbook": playbook,
+        "as_of": as_of,
+        "horizon_days": config.horizon_days,
+        "control_share": config.monitoring.control_share,
+        "customers": customers,
+        "control": control,
+    }
+
+
+def scores_as_of(folder: Path) -> str:
+    """The as_of of the scores in `folder` (from its feature store or metrics.json)."""
+    for name in ("features.json", "metrics.json"):
+        path = folder / name
+        if path.is_file():
+            return str(json.loads(path.read_text())["as_of"])
+    raise DataError(f"{folder}: no features.json or metrics.json beside the scores")
 
 
 def control_draw(ids: pd.Series, *, campaign: str) -> np.ndarray:

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from customer_ml.features.arrays import first_rows, list_array
+from customer_ml.features.arrays import first_rows, list_array, round_bits
 from customer_ml.features.catalogue import describe
 from customer_ml.models.scorers import Scorer
 
-__all__ = ["ReasonBase", "render_reasons", "score_contributions"]
+__all__ = ["ReasonBase", "driver_columns", "render_reasons", "score_contributions"]
 
 # feature -> the feature whose reason it shares (BG/NBD and Pareto/NBD forecast one thing)
 GROUPS = {
@@ -57,10 +57,24 @@ class ReasonBase:
     gets the reasons batch scoring gives it."""
 
     def __init__(self, population: pd.DataFrame) -> None:
-        cols = {c for signs in DRIVER_SIGNS.values() for c in signs} & set(population.columns)
-        logs = {c: np.log1p(population[c].to_numpy(float).clip(min=0)) for c in sorted(cols)}
+        cols = driver_columns(population.columns)
+        logs = {c: np.log1p(population[c].to_numpy(float).clip(min=0)) for c in cols}
         self.center_ = {c: float(np.nanmedian(v)) if len(v) else 0.0 for c, v in logs.items()}
         self.scale_ = {c: float(np.nanstd(v)) or 1.0 if len(v) else 1.0 for c, v in logs.items()}
+
+    @classmethod
+    def from_stats(cls, center: dict[str, float], scale: dict[str, float]) -> ReasonBase:
+        """From each driver column's median and population standard deviation of
+        ``log1p(max(value, 0))`` (as a distributed engine computes them; a zero spread is 1)."""
+        base = cls.__new__(cls)
+        base.center_ = dict(center)
+        base.scale_ = {c: float(v) or 1.0 for c, v in scale.items()}
+        return base
+
+
+def driver_columns(columns: Any) -> list[str]:
+    """The columns of a population that driver-based reasons standardise."""
+    return sorted({c for signs in DRIVER_SIGNS.values() for c in signs} & set(columns))
 
 
 def _is_additive(contrib: pd.DataFrame) -> bool:
@@ -301,7 +315,9 @@ def _render_column(
         v = col.to_numpy(object)[rows]
         return _each_distinct(v, lambda x: f"{label}: {x}", v, up)
     how = _renderer(name, horizon)
-    values = col.to_numpy(float)[rows]
+    # to 40 bits: a mean of amounts summed in another order (another engine) renders alike,
+    # also on a half cent
+    values = round_bits(col.to_numpy(float)[rows])
     missing = np.isnan(values)
     if how.spec in (INT, PCT):
         key = _whole(values if how.spec == INT else values * 100)

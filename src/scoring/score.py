@@ -54,13 +54,23 @@ class CustomerScorer:
     """The models plus the population they score against (quintiles, value ranks and driver
     statistics come from the feature store, so scoring one customer equals scoring all)."""
 
-    def __init__(self, models: Models, store: FeatureStore, config: Config) -> None:
+    def __init__(
+        self,
+        models: Models,
+        store: FeatureStore,
+        config: Config,
+        *,
+        tag_reference: TagReference | None = None,
+        reason_base: ReasonBase | None = None,
+    ) -> None:
+        """`tag_reference` and `reason_base` default to the store's population; given, they
+        stand for a population the store frame does not hold (a distributed one)."""
         self.models = models
         self.store = store
         self.config = config
         self.rules = playbook(config)
-        self.tag_reference = TagReference(store.frame, config.tags)
-        self.reason_base = ReasonBase(store.frame)
+        self.tag_reference = tag_reference or TagReference(store.frame, config.tags)
+        self.reason_base = reason_base or ReasonBase(store.frame)
         self.has_amount = "monetary_total" in store.frame
 
     def score(

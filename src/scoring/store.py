@@ -105,7 +105,8 @@ def consolidate(frame: pd.DataFrame) -> pd.DataFrame:
 
 def read_store(folder: str | Path) -> FeatureStore:
     folder = Path(folder)
-    if not (folder / FRAME).is_file() or not (folder / META).is_file():
+    # features.parquet: a file, or a folder of Parquet parts (written by Spark)
+    if not (folder / FRAME).exists() or not (folder / META).is_file():
         raise DataError(f"{folder}: no feature store ({FRAME} + {META}); run `customer-ml score`")
     meta = json.loads((folder / META).read_text())
     return FeatureStore(

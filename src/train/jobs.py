@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from customer_ml.config import Config
-from customer_ml.data.dataset import Dataset
+from customer_ml.data.dataset import Dataset, DateSpan
 from customer_ml.data.io import DataError
 from customer_ml.features.timing import cutoff
 from customer_ml.files import atomic_file
@@ -55,7 +55,7 @@ TASKS = ("churn", "ltv")
 log = logging.getLogger(__name__)
 
 
-def resolve_as_of(data: Dataset, config: Config, as_of: str | dt.date | None) -> dt.date:
+def resolve_as_of(data: DateSpan, config: Config, as_of: str | dt.date | None) -> dt.date:
     """The given date, else the config's, else the day of the last transaction.
 
     Raises
