@@ -44,9 +44,9 @@ def population(config_path: Path, n: int) -> tuple[Any, pd.DataFrame]:
     customers, so every customer is distinct) as scoring rows on the demo store's date."""
     from customer_ml.config import load_config
     from customer_ml.data.load import load_data
+    from customer_ml.scoring.feature_store import build_store, read_store
     from customer_ml.scoring.models import load_models
     from customer_ml.scoring.score import CustomerScorer
-    from customer_ml.scoring.store import build_store, read_store
 
     cfg = load_config(config_path)
     models = load_models(cfg)

@@ -92,10 +92,10 @@ def main() -> None:
     parser.add_argument("--out", default="bench/results/spark.json")
     args = parser.parse_args()
     rows = parse_rows(args.rows)
-    from customer_ml.batch import run_job, score_job
-    from customer_ml.batch_spark import spark_data, spark_features_job, spark_score_job
     from customer_ml.data.load import load_data
-    from customer_ml.features.store import build_features, write_features
+    from customer_ml.features.materialise import build_features, write_features
+    from customer_ml.jobs.batch import run_job, score_job
+    from customer_ml.jobs.spark import spark_data, spark_features_job, spark_score_job
 
     result: dict[str, Any] = {"rows": rows}
     with tempfile.TemporaryDirectory() as tmp:

@@ -49,9 +49,9 @@ class CustomerScoring:
     """Segments, tags, churn, LTV, reasons and actions for customers, by id or by features."""
 
     def __init__(self) -> None:
+        from customer_ml.scoring.feature_store import read_store
         from customer_ml.scoring.models import load_models
         from customer_ml.scoring.score import CustomerScorer
-        from customer_ml.scoring.store import read_store
 
         config, _ = _settings()
         store = read_store(os.environ.get("CUSTOMER_ML_STORE") or config.paths.out)

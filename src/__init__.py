@@ -26,7 +26,6 @@ from customer_ml.data.synthetic import SyntheticData, generate
 from customer_ml.version import __version__ as __version__
 
 if TYPE_CHECKING:
-    from customer_ml.batch import JobResult, promote_model, run_job, score_job, train_models
     from customer_ml.features import (
         build_labels,
         build_snapshot,
@@ -35,11 +34,12 @@ if TYPE_CHECKING:
         describe,
         feature_catalogue,
     )
+    from customer_ml.jobs.batch import JobResult, promote_model, run_job, score_job, train_models
     from customer_ml.pipeline import target_list
+    from customer_ml.scoring.feature_store import FeatureStore, build_store, read_store
     from customer_ml.scoring.migration import migration_figure, transition_matrix
     from customer_ml.scoring.models import Models, load_models
     from customer_ml.scoring.score import CustomerScorer, score
-    from customer_ml.scoring.store import FeatureStore, build_store, read_store
     from customer_ml.train.jobs import evaluate_baselines, train_task
     from customer_ml.train.segments import Segmentation, choose_segments
 
@@ -55,17 +55,17 @@ _LAZY = {
     "choose_segments": "customer_ml.train.segments",
     "Segmentation": "customer_ml.train.segments",
     "JobResult": "customer_ml.results",
-    "run_job": "customer_ml.batch",
-    "promote_model": "customer_ml.batch",
-    "score_job": "customer_ml.batch",
-    "train_models": "customer_ml.batch",
+    "run_job": "customer_ml.jobs.batch",
+    "promote_model": "customer_ml.jobs.batch",
+    "score_job": "customer_ml.jobs.batch",
+    "train_models": "customer_ml.jobs.batch",
     "Models": "customer_ml.scoring.models",
     "load_models": "customer_ml.scoring.models",
     "CustomerScorer": "customer_ml.scoring.score",
     "score": "customer_ml.scoring.score",
-    "FeatureStore": "customer_ml.scoring.store",
-    "build_store": "customer_ml.scoring.store",
-    "read_store": "customer_ml.scoring.store",
+    "FeatureStore": "customer_ml.scoring.feature_store",
+    "build_store": "customer_ml.scoring.feature_store",
+    "read_store": "customer_ml.scoring.feature_store",
     "transition_matrix": "customer_ml.scoring.migration",
     "migration_figure": "customer_ml.scoring.migration",
     "target_list": "customer_ml.pipeline",

@@ -150,7 +150,7 @@ def print_target(table: pd.DataFrame, *, title: str, console: Console) -> None:
 def run_demo(config: Config, *, console: Console, progress: Any = None) -> None:
     """The main job on the built-in synthetic data: generate, profile, then `run` (train,
     promote by the gate, score, report) into the config's paths.out."""
-    from customer_ml.batch import run_job
+    from customer_ml.jobs.batch import run_job
 
     t = time.perf_counter()
     console.rule("customer-ml demo: data")

@@ -74,8 +74,8 @@ paths: {out: out, mlruns: mlruns}
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     """A small synthetic project trained, promoted and scored once by `run_job`:
     (config path, JobResult); its outputs are in <tmp>/out, its MLflow store in <tmp>/mlruns."""
-    from customer_ml.batch import run_job
     from customer_ml.config import load_config
+    from customer_ml.jobs.batch import run_job
 
     root = tmp_path_factory.mktemp("trained")
     path = root / "svc.yaml"

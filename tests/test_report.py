@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from customer_ml.batch import score_job
 from customer_ml.config import load_config
+from customer_ml.jobs.batch import score_job
 from customer_ml.report.sections import moved_share
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")

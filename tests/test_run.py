@@ -13,13 +13,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from customer_ml.batch import score_job
 from customer_ml.cli import app
 from customer_ml.config import load_config
 from customer_ml.data.load import load_data
+from customer_ml.jobs.batch import score_job
+from customer_ml.scoring.feature_store import read_store
 from customer_ml.scoring.models import load_models
 from customer_ml.scoring.score import CustomerScorer
-from customer_ml.scoring.store import read_store
 from tests.conftest import REPO
 
 CHECKER = REPO.parent / "shared" / "tools" / "check_run_output.py"
@@ -97,7 +97,7 @@ def test_score_reports_migration_and_an_interrupted_score_leaves_outputs(
     def boom(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("customer_ml.batch.write_scores", boom)
+    monkeypatch.setattr("customer_ml.jobs.batch.write_scores", boom)
     with pytest.raises(KeyboardInterrupt):
         score_job(cfg, as_of=result.as_of, out=out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
@@ -118,8 +118,8 @@ def test_target_ranks_by_value_at_risk(trained) -> None:
 
 def test_reuse_models_trains_nothing(trained) -> None:
     path, _ = trained
+    from customer_ml.tracking.backend import open_store
     from customer_ml.tracking.registry import list_versions
-    from customer_ml.tracking.store import open_store
 
     cfg = load_config(path)
     n = len(list_versions(open_store(cfg.paths.mlruns)))

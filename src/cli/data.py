@@ -96,7 +96,7 @@ def features(
     from rich.progress import Progress
 
     from customer_ml.data.load import load_data
-    from customer_ml.features.store import build_features, write_features
+    from customer_ml.features.materialise import build_features, write_features
 
     cfg = with_engine(load_config(config), engine, spark_master)
     if is_spark(cfg):
@@ -118,7 +118,7 @@ def features(
 
 
 def _spark_features(cfg: Config, out: Path, as_of: str | None) -> None:
-    from customer_ml.batch_spark import spark_data, spark_features_job
+    from customer_ml.jobs.spark import spark_data, spark_features_job
     from customer_ml.train.jobs import resolve_as_of
 
     with _progress():

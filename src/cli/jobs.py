@@ -41,12 +41,12 @@ def run(
     spark_master: SparkMasterOpt = None,
 ) -> None:
     """Train (or reuse), promote by the gate, score every customer and write the outputs."""
-    from customer_ml.batch import run_job
+    from customer_ml.jobs.batch import run_job
     from customer_ml.pipeline import print_job
 
     cfg = with_engine(load_config(config), engine, spark_master)
     if is_spark(cfg):
-        from customer_ml.batch_spark import print_spark_job, run_spark_job
+        from customer_ml.jobs.spark import print_spark_job, run_spark_job
 
         with _progress() as progress:
             done = run_spark_job(
@@ -70,14 +70,14 @@ def score(
 ) -> None:
     """Score with the champion models only (no training); migration against the folder's
     previous scores; the feature store for the service."""
-    from customer_ml.batch import score_job
     from customer_ml.data.load import load_data
+    from customer_ml.jobs.batch import score_job
     from customer_ml.pipeline import print_job
     from customer_ml.train.jobs import resolve_as_of
 
     cfg = with_engine(load_config(config), engine, spark_master)
     if is_spark(cfg):
-        from customer_ml.batch_spark import print_spark_job, spark_data, spark_score_job
+        from customer_ml.jobs.spark import print_spark_job, spark_data, spark_score_job
 
         with _progress():
             sd = spark_data(cfg)
@@ -109,8 +109,8 @@ def target(
     folder = out or cfg.paths.out
     name = playbook or cfg.default_playbook
     if is_spark(cfg):
-        from customer_ml.batch_spark import spark_target
         from customer_ml.data.spark import spark_session
+        from customer_ml.jobs.spark import spark_target
 
         session = spark_session(cfg.spark)
         table, path = spark_target(cfg, folder, playbook=name, top=top, spark=session)

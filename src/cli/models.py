@@ -16,8 +16,8 @@ def models_list(config: ConfigOpt) -> None:
     """Registered models of the config's project: versions, aliases, headline metrics."""
     from rich.table import Table
 
+    from customer_ml.tracking.backend import open_store
     from customer_ml.tracking.registry import list_versions
-    from customer_ml.tracking.store import open_store
 
     cfg = load_config(config)
     df = list_versions(open_store(cfg.paths.mlruns), prefix=f"{cfg.project_name}-")
@@ -49,7 +49,7 @@ def models_promote(
     force: Annotated[bool, typer.Option(help="Promote even if worse (recorded).")] = False,
 ) -> None:
     """Move `champion` to the challenger if it is at least as good on the same backtest."""
-    from customer_ml.batch import promote_model
+    from customer_ml.jobs.batch import promote_model
 
     result = promote_model(load_config(config), task, force=force)
     console.print(result.message)

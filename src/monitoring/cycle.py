@@ -24,16 +24,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from customer_ml.batch import JobResult, run_job, score_job, train_models
 from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import DataError
 from customer_ml.data.load import load_data
 from customer_ml.files import atomic_dir
+from customer_ml.jobs.batch import JobResult, run_job, score_job, train_models
 from customer_ml.monitoring.monitor import REFERENCE_FILES, Monitoring, monitor, write_monitoring
+from customer_ml.tracking.backend import model_name, open_store
 from customer_ml.tracking.history import log_cycle, monitoring_history
 from customer_ml.tracking.registry import version_by_alias
-from customer_ml.tracking.store import model_name, open_store
 
 __all__ = ["TASKS", "Cycle", "cycle_job", "cycles_folder"]
 

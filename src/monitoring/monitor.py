@@ -23,7 +23,7 @@ from customer_ml.data.load import load_data
 from customer_ml.files import atomic_file
 from customer_ml.monitoring.drift import METHOD, align_time, drift_report
 from customer_ml.monitoring.realised import backtest_figures, realised_metrics
-from customer_ml.scoring.store import FeatureStore, build_store, read_store
+from customer_ml.scoring.feature_store import FeatureStore, build_store, read_store
 
 __all__ = ["PREDICTIONS", "Monitoring", "decide", "monitor", "read_reference"]
 

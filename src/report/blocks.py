@@ -14,7 +14,7 @@ import mlflow.artifacts
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from customer_ml.tracking.store import quiet_downloads
+from customer_ml.tracking.backend import quiet_downloads
 
 __all__ = ["CSS", "card", "esc", "grid", "kpis", "page", "png", "run_plots", "table"]
 

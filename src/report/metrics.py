@@ -13,7 +13,7 @@ from mlflow.exceptions import MlflowException
 
 from customer_ml.config import Config
 from customer_ml.scoring.models import Models
-from customer_ml.tracking.store import open_store, quiet_downloads
+from customer_ml.tracking.backend import open_store, quiet_downloads
 
 __all__ = ["SUMMARY_COUNTS", "build_metrics", "score_summary"]
 

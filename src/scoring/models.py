@@ -17,9 +17,9 @@ from sklearn.pipeline import Pipeline
 from customer_ml.config import Config
 from customer_ml.data.io import DataError
 from customer_ml.models.segments import explain_segments, pipeline_columns
+from customer_ml.tracking.backend import model_name, open_store, quiet_downloads
 from customer_ml.tracking.pyfunc import ScorerModel, unwrap
 from customer_ml.tracking.registry import version_by_alias
-from customer_ml.tracking.store import model_name, open_store, quiet_downloads
 
 __all__ = ["Models", "SegmentModel", "load_models"]
 

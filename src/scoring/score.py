@@ -22,11 +22,11 @@ from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
 from customer_ml.features.arrays import text_array
 from customer_ml.features.tags import TagReference, tag_columns
+from customer_ml.scoring.feature_store import FeatureStore, build_store
 from customer_ml.scoring.models import Models
 from customer_ml.scoring.parallel import map_rows, worker_count
 from customer_ml.scoring.playbook import apply_playbook, playbook, value_at_risk
 from customer_ml.scoring.reasons import ReasonBase, render_reasons, score_contributions
-from customer_ml.scoring.store import FeatureStore, build_store
 
 __all__ = ["SCORE_COLUMNS", "CustomerScorer", "score"]
 

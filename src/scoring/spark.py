@@ -29,10 +29,10 @@ from customer_ml.features.spark import (
     with_types,
 )
 from customer_ml.models.btyd_features import BTYD_COLUMNS, btyd_features, fit_btyd, to_params
+from customer_ml.scoring.feature_store import FeatureStore, consolidate
 from customer_ml.scoring.models import Models
 from customer_ml.scoring.reasons import ReasonBase, driver_columns
 from customer_ml.scoring.score import SCORE_COLUMNS, CustomerScorer
-from customer_ml.scoring.store import FeatureStore, consolidate
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -85,7 +85,7 @@ def _fit_sample(snap: DataFrame, *, cap: int, seed: int) -> pd.DataFrame:
 def spark_store(
     data: SparkData, *, as_of: dt.date, config: Config, schema: dict[str, Any]
 ) -> SparkStore:
-    """`customer_ml.scoring.store.build_store` on Spark: the snapshot as of `as_of` (rows
+    """`customer_ml.scoring.feature_store.build_store` on Spark: the snapshot as of `as_of` (rows
     with ts <= as_of only) in the models' `schema`, with BTYD forecasts from models fit on
     that snapshot."""
     from pyspark.sql import functions as F

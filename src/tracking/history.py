@@ -12,7 +12,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 
-from customer_ml.tracking.store import experiment_id, model_name, open_store
+from customer_ml.tracking.backend import experiment_id, model_name, open_store
 
 __all__ = ["FIGURES", "log_cycle", "monitoring_history", "step_of"]
 

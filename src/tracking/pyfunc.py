@@ -17,7 +17,7 @@ from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
 
 from customer_ml.models.scorers import Scorer
-from customer_ml.tracking.store import quiet_downloads
+from customer_ml.tracking.backend import quiet_downloads
 
 __all__ = ["ScorerModel", "input_example", "log_scorer", "unwrap"]
 

@@ -20,8 +20,8 @@ from customer_ml.features.labels import contractual_labels
 from customer_ml.models.contractual import AttributeLGBM, AttributeLogistic
 from customer_ml.models.metrics import churn_metrics
 from customer_ml.models.scorers import Scorer
+from customer_ml.tracking.backend import model_name, open_store
 from customer_ml.tracking.pyfunc import ScorerModel
-from customer_ml.tracking.store import model_name, open_store
 from customer_ml.train.backtest import Backtest, Progress, aggregate, content_key
 from customer_ml.train.publish import add_champion, publish
 

@@ -24,8 +24,8 @@ from customer_ml.data.io import DataError
 from customer_ml.features.timing import cutoff
 from customer_ml.files import atomic_file
 from customer_ml.models.scorers import Scorer
+from customer_ml.tracking.backend import data_fingerprint, model_name, open_store
 from customer_ml.tracking.pyfunc import ScorerModel
-from customer_ml.tracking.store import data_fingerprint, model_name, open_store
 from customer_ml.train.backtest import (
     Backtest,
     Frames,

@@ -13,8 +13,8 @@ from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
 from customer_ml.models.scorers import Scorer
 from customer_ml.models.specs import from_spec
+from customer_ml.tracking.backend import data_fingerprint, experiment_id, model_name
 from customer_ml.tracking.registry import champion_spec, register_challenger
-from customer_ml.tracking.store import data_fingerprint, experiment_id, model_name
 from customer_ml.train.runlog import log_run
 from customer_ml.train.tuning import TunedLGBM
 

@@ -20,7 +20,7 @@ from customer_ml.recs.evaluate import Backtest, backtest_recommenders
 from customer_ml.recs.history import History
 from customer_ml.recs.interactions import require_products
 from customer_ml.recs.recommender import Recommender
-from customer_ml.tracking.store import experiment_id, open_store
+from customer_ml.tracking.backend import experiment_id, open_store
 
 __all__ = ["RecommendResult", "recommend_job", "recs_folder", "serving_table"]
 

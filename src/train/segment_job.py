@@ -16,9 +16,9 @@ from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
 from customer_ml.features.labels import feature_schema
 from customer_ml.features.snapshot import build_snapshot
+from customer_ml.tracking.backend import data_fingerprint, experiment_id, model_name, open_store
 from customer_ml.tracking.pyfunc import REQUIREMENTS, input_example
 from customer_ml.tracking.registry import champion_spec, register_challenger
-from customer_ml.tracking.store import data_fingerprint, experiment_id, model_name, open_store
 from customer_ml.train.backtest import Progress, content_key
 from customer_ml.train.plots import segment_figures
 from customer_ml.train.segments import Segmentation, choose_segments, score_params

@@ -29,9 +29,9 @@ from typer.testing import CliRunner
 from customer_ml.cli import app
 from customer_ml.config import load_config
 from customer_ml.report.history import history_figure
+from customer_ml.tracking.backend import open_store
 from customer_ml.tracking.history import monitoring_history, step_of
 from customer_ml.tracking.registry import list_versions
-from customer_ml.tracking.store import open_store
 from tests.conftest import shared_file
 from tests.test_run import check_contract
 

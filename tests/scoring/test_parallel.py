@@ -18,9 +18,9 @@ import pytest
 from customer_ml.config import load_config
 from customer_ml.models import cellshap
 from customer_ml.scoring import parallel
+from customer_ml.scoring.feature_store import read_store
 from customer_ml.scoring.models import load_models
 from customer_ml.scoring.score import CustomerScorer
-from customer_ml.scoring.store import read_store
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux")
 
@@ -231,7 +231,7 @@ def test_a_lost_worker_leaves_the_previous_outputs_as_they_were(
     trained, tmp_path, monkeypatch
 ) -> None:
     """score_job with a worker that hangs: the job fails naming the rows, out/ is unchanged."""
-    from customer_ml.batch import score_job
+    from customer_ml.jobs.batch import score_job
     from customer_ml.scoring import score as score_module
 
     path, result = trained

@@ -12,8 +12,8 @@ import pytest
 from customer_ml.data.load import load_data
 from customer_ml.data.synthetic import generate
 from customer_ml.features import build_labels, build_snapshot
+from customer_ml.features.materialise import build_features
 from customer_ml.features.spark import load_spark_data, spark_features, spark_labels, spark_snapshot
-from customer_ml.features.store import build_features
 from tests.conftest import shared_file
 from tests.spark.helpers import by_customer, mismatches, write_config
 

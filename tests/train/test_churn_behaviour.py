@@ -11,7 +11,7 @@ from customer_ml.config import parse_config
 from customer_ml.data.load import load_data
 from customer_ml.data.synthetic import generate
 from customer_ml.models.metrics import churn_metrics
-from customer_ml.scoring.store import scoring_frame
+from customer_ml.scoring.feature_store import scoring_frame
 from customer_ml.train.jobs import train_task
 from tests.conftest import REPO, shared_file
 

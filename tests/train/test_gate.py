@@ -12,8 +12,8 @@ from customer_ml.config import parse_config
 from customer_ml.data.load import load_data
 from customer_ml.models.lgbm import LGBMChurnScorer
 from customer_ml.models.scorers import LogisticScorer
+from customer_ml.tracking.backend import open_store
 from customer_ml.tracking.registry import promote, version_by_alias
-from customer_ml.tracking.store import open_store
 from customer_ml.train.jobs import prepare_frames, train_task
 from tests.conftest import REPO
 

@@ -104,8 +104,8 @@ def test_logged_registered_and_reloaded_with_the_gate(tmp_path) -> None:
 
     from customer_ml.config import parse_config
     from customer_ml.data.load import load_data
+    from customer_ml.tracking.backend import open_store
     from customer_ml.tracking.registry import promote
-    from customer_ml.tracking.store import open_store
     from customer_ml.train.segment_job import train_segments
 
     cfg = parse_config(

@@ -16,9 +16,9 @@ from customer_ml.cli import app
 from customer_ml.config import parse_config
 from customer_ml.data.load import load_data
 from customer_ml.models.scorers import LogisticScorer
+from customer_ml.tracking.backend import open_store, tracking_uri
 from customer_ml.tracking.pyfunc import unwrap
 from customer_ml.tracking.registry import list_versions, promote
-from customer_ml.tracking.store import open_store, tracking_uri
 from customer_ml.train.jobs import prepare_frames, train_task
 from tests.conftest import REPO
 

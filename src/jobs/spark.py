@@ -27,9 +27,9 @@ from customer_ml.data.io import DataError
 from customer_ml.data.spark import output_folder, spark_session
 from customer_ml.features.spark import SparkData, load_spark_data, spark_features
 from customer_ml.report.metrics import SUMMARY_COUNTS, build_metrics
+from customer_ml.scoring.feature_store import FRAME, META
 from customer_ml.scoring.models import load_models
 from customer_ml.scoring.spark import spark_scores, spark_store
-from customer_ml.scoring.store import FRAME, META
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -139,11 +139,11 @@ def run_spark_job(
     master: str | None = None,
     progress: Any = None,
 ) -> SparkJobResult:
-    """`customer_ml.batch.run_job` with Spark scoring: the models train on the driver (the
+    """`customer_ml.jobs.batch.run_job` with Spark scoring: the models train on the driver (the
     labelled snapshots of the backtest by DuckDB's SQL engine, the same definitions; rows up
     to as_of only), then Spark scores every customer and writes the outputs."""
-    from customer_ml.batch import train_for_run
     from customer_ml.data.load import load_data
+    from customer_ml.jobs.batch import train_for_run
 
     day, promotions = train_for_run(
         load_data(config), config, as_of=as_of, reuse_models=reuse_models, progress=progress

@@ -28,12 +28,12 @@ from customer_ml.data.io import DataError
 from customer_ml.data.load import load_data
 from customer_ml.files import atomic_dir, write_parquet
 from customer_ml.results import JobResult
+from customer_ml.scoring.feature_store import build_store
 from customer_ml.scoring.migration import transition_matrix
 from customer_ml.scoring.models import load_models
 from customer_ml.scoring.score import CustomerScorer
-from customer_ml.scoring.store import build_store
+from customer_ml.tracking.backend import experiment_id, model_name, open_store
 from customer_ml.tracking.registry import Promotion, promote, version_by_alias
-from customer_ml.tracking.store import experiment_id, model_name, open_store
 
 __all__ = [
     "MIGRATED",

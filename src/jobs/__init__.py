@@ -1,0 +1,1 @@
+"""Jobs: the daily run and scoring on pandas (`batch`) and on Spark (`spark`)."""
