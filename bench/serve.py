@@ -36,7 +36,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from customer_ml.launch import REPO, start_service, stop_service
+from serving.launch import REPO, start_service, stop_service
 
 
 def population(config_path: Path, n: int) -> tuple[Any, pd.DataFrame]:

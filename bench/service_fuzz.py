@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from customer_ml.config import load_config
-from customer_ml.launch import REPO, start_service, stop_service
+from serving.launch import REPO, start_service, stop_service
 
 BIN = Path(sys.executable).parent
 KEY = "bench-key"

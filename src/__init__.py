@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from customer_ml.config import Config, ConfigError, load_config, parse_config
 from customer_ml.data.dataset import CleaningReport, Dataset
-from customer_ml.data.io import DataError
 from customer_ml.data.load import connect, from_frames, load_data
 from customer_ml.data.synthetic import SyntheticData, generate
+from customer_ml.errors import DataError
 from customer_ml.version import __version__ as __version__
 
 if TYPE_CHECKING:
@@ -35,11 +35,11 @@ if TYPE_CHECKING:
         feature_catalogue,
     )
     from customer_ml.jobs.batch import JobResult, promote_model, run_job, score_job, train_models
-    from customer_ml.pipeline import target_list
     from customer_ml.scoring.feature_store import FeatureStore, build_store, read_store
     from customer_ml.scoring.migration import migration_figure, transition_matrix
     from customer_ml.scoring.models import Models, load_models
     from customer_ml.scoring.score import CustomerScorer, score
+    from customer_ml.scoring.targets import target_list
     from customer_ml.train.jobs import evaluate_baselines, train_task
     from customer_ml.train.segments import Segmentation, choose_segments
 
@@ -54,7 +54,7 @@ _LAZY = {
     "evaluate_baselines": "customer_ml.train.jobs",
     "choose_segments": "customer_ml.train.segments",
     "Segmentation": "customer_ml.train.segments",
-    "JobResult": "customer_ml.results",
+    "JobResult": "customer_ml.scoring.results",
     "run_job": "customer_ml.jobs.batch",
     "promote_model": "customer_ml.jobs.batch",
     "score_job": "customer_ml.jobs.batch",
@@ -68,7 +68,7 @@ _LAZY = {
     "read_store": "customer_ml.scoring.feature_store",
     "transition_matrix": "customer_ml.scoring.migration",
     "migration_figure": "customer_ml.scoring.migration",
-    "target_list": "customer_ml.pipeline",
+    "target_list": "customer_ml.scoring.targets",
 }
 
 __all__ = [

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from customer_ml.config import Config, ConfigError, load_config, parse_config
-from customer_ml.data.io import DataError
+from customer_ml.errors import DataError
 
 app = typer.Typer(
     help="Customer segmentation, churn and lifetime value.",
@@ -141,7 +141,7 @@ class _WarningLine(logging.Handler):
 
 
 def _print_backtest(bt: Any, title: str) -> None:
-    from customer_ml.pipeline import print_backtest
+    from customer_ml.report.console import print_backtest
 
     print_backtest(bt, title, console=console)
 

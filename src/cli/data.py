@@ -32,7 +32,7 @@ def demo(
     ] = None,
 ) -> None:
     """Run the main job end to end on synthetic data."""
-    from customer_ml.pipeline import run_demo
+    from customer_ml.jobs.demo import run_demo
 
     cfg = _demo_config(config)
     with _progress() as progress:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 from pathlib import Path
@@ -42,7 +43,7 @@ def run(
 ) -> None:
     """Train (or reuse), promote by the gate, score every customer and write the outputs."""
     from customer_ml.jobs.batch import run_job
-    from customer_ml.pipeline import print_job
+    from customer_ml.report.console import print_job
 
     cfg = with_engine(load_config(config), engine, spark_master)
     if is_spark(cfg):
@@ -72,7 +73,7 @@ def score(
     previous scores; the feature store for the service."""
     from customer_ml.data.load import load_data
     from customer_ml.jobs.batch import score_job
-    from customer_ml.pipeline import print_job
+    from customer_ml.report.console import print_job
     from customer_ml.train.jobs import resolve_as_of
 
     cfg = with_engine(load_config(config), engine, spark_master)
@@ -103,7 +104,8 @@ def target(
 ) -> None:
     """List customers by expected value at risk (churn probability x predicted LTV) with
     the playbook's action; writes target_<playbook>.csv beside the scores."""
-    from customer_ml.pipeline import print_target, target_list
+    from customer_ml.report.console import print_target
+    from customer_ml.scoring.targets import target_list
 
     cfg = with_engine(load_config(config), engine, spark_master)
     folder = out or cfg.paths.out
@@ -120,6 +122,13 @@ def target(
     console.print(f"wrote {path}")
 
 
+def _service_installed() -> bool:
+    try:
+        return importlib.util.find_spec("serving.service") is not None
+    except ModuleNotFoundError:
+        return False
+
+
 @app.command()
 @user_errors
 def serve(
@@ -130,7 +139,12 @@ def serve(
     ] = None,
 ) -> None:
     """Start the HTTP service (BentoML) on 127.0.0.1 with the champions and the feature store."""
-    from customer_ml.launch import service_command
+    if not _service_installed():
+        raise typer.BadParameter(
+            "the service package `serving` is not importable: install customer-ml (its wheel "
+            "ships it) or run from a checkout"
+        )
+    from serving.launch import service_command
 
     cfg = load_config(config)
     env = os.environ | {
@@ -139,9 +153,6 @@ def serve(
     }
     if store is not None:
         env["CUSTOMER_ML_STORE"] = str(store.resolve())
-    try:
-        cmd = service_command(cfg.serving.host, port or cfg.serving.port)
-    except RuntimeError as err:
-        raise typer.BadParameter(str(err)) from None
+    cmd = service_command(cfg.serving.host, port or cfg.serving.port)
     console.print(" ".join(cmd))
     raise typer.Exit(subprocess.call(cmd, env=env))

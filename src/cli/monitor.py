@@ -76,7 +76,7 @@ def cycle(
     """Monitor the last run, retrain when the decision says so (the champion moves only
     through the promotion gate), score: one command for a scheduler."""
     from customer_ml.monitoring.cycle import cycle_job, cycles_folder
-    from customer_ml.pipeline import print_job
+    from customer_ml.report.console import print_job
 
     cfg = load_config(config)
     done = cycle_job(cfg, as_of=as_of, out=out)

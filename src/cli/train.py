@@ -88,7 +88,7 @@ def _train_models(data: Any, cfg: Config, tasks: list[str], day: Any, progress: 
 
 
 def _train_segments(data: Any, cfg: Config, day: Any, progress: Any) -> None:
-    from customer_ml.pipeline import print_segments
+    from customer_ml.report.console import print_segments
     from customer_ml.train.segment_job import train_segments
 
     r = train_segments(data, cfg, as_of=day, progress=progress)

@@ -19,7 +19,6 @@ from customer_ml.config import ReadOptions, TableSource
 from customer_ml.errors import DataError
 
 __all__ = [
-    "DataError",
     "arrow_frame",
     "fetch_frame",
     "fetch_one",

@@ -17,10 +17,11 @@ from customer_ml.config import (
     TransactionColumns,
 )
 from customer_ml.data.dataset import CleaningReport, Dataset
-from customer_ml.data.io import DataError, header_line_offset, read_raw, register_frame
+from customer_ml.data.io import header_line_offset, read_raw, register_frame
 from customer_ml.data.parse import RawTable
 from customer_ml.data.tables import build_customers, build_events
 from customer_ml.data.transactions import OPTIONAL_TX_COLUMNS, build_transactions
+from customer_ml.errors import DataError
 
 __all__ = ["connect", "from_frames", "load_data"]
 

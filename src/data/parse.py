@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from customer_ml.data.io import DataError, fetch_one, quote
+from customer_ml.data.io import fetch_one, quote
+from customer_ml.errors import DataError
 
 __all__ = ["RawTable", "amount_expr", "id_expr", "number_expr", "ts_expr"]
 

@@ -7,8 +7,9 @@ import re
 import duckdb
 
 from customer_ml.config import CustomerColumns, EventColumns
-from customer_ml.data.io import DataError, fetch_one, quote
+from customer_ml.data.io import fetch_one, quote
 from customer_ml.data.parse import RawTable, id_expr, ts_expr
+from customer_ml.errors import DataError
 
 __all__ = ["PERSONAL_NAME", "build_customers", "build_events"]
 

@@ -6,8 +6,9 @@ import duckdb
 
 from customer_ml.config import CleaningConfig, TransactionColumns
 from customer_ml.data.dataset import CleaningReport
-from customer_ml.data.io import DataError, fetch_one, quote
+from customer_ml.data.io import fetch_one, quote
 from customer_ml.data.parse import RawTable, amount_expr, id_expr, number_expr, ts_expr
+from customer_ml.errors import DataError
 
 __all__ = ["OPTIONAL_TX_COLUMNS", "build_transactions"]
 

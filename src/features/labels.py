@@ -9,7 +9,8 @@ import pandas as pd
 
 from customer_ml.config import FeaturesConfig
 from customer_ml.data.dataset import Dataset
-from customer_ml.data.io import DataError, fetch_one
+from customer_ml.data.io import fetch_one
+from customer_ml.errors import DataError
 from customer_ml.features.history import prepare_history
 from customer_ml.features.snapshot import build_snapshot, top_values
 from customer_ml.features.timing import Cutoff, cutoff

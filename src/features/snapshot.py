@@ -13,7 +13,8 @@ import pandas as pd
 
 from customer_ml.config import FeaturesConfig
 from customer_ml.data.dataset import Dataset
-from customer_ml.data.io import DataError, arrow_frame, fetch_frame, fetch_one, literal, quote
+from customer_ml.data.io import arrow_frame, fetch_frame, fetch_one, literal, quote
+from customer_ml.errors import DataError
 from customer_ml.features.behaviour import behaviour_table
 from customer_ml.features.catalogue import slug
 from customer_ml.features.history import prepare_history

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from customer_ml.config import Config, FeaturesConfig, TagsConfig
-from customer_ml.data.io import DataError
+from customer_ml.errors import DataError
 from customer_ml.features.history import ORDER, PASSTHROUGH, derived_columns, purchase_unit
 from customer_ml.features.labels import labels_sql
 from customer_ml.features.snapshot import behaviour_sql, top_values_sql

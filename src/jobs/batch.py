@@ -24,13 +24,14 @@ import pyarrow.compute as pc
 
 from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
-from customer_ml.data.io import DataError
 from customer_ml.data.load import load_data
+from customer_ml.errors import DataError
 from customer_ml.files import atomic_dir, write_parquet
-from customer_ml.results import JobResult
+from customer_ml.report import build_metrics, build_report
 from customer_ml.scoring.feature_store import build_store
 from customer_ml.scoring.migration import transition_matrix
 from customer_ml.scoring.models import load_models
+from customer_ml.scoring.results import JobResult
 from customer_ml.scoring.score import CustomerScorer
 from customer_ml.tracking.backend import experiment_id, model_name, open_store
 from customer_ml.tracking.registry import Promotion, promote, version_by_alias
@@ -74,6 +75,8 @@ def train_models(
     progress: Progress | None = None,
 ) -> dict[str, str]:
     """Train, register and promote (by the gate) each task; returns the gate's verdicts."""
+    # training (Optuna, the tuned candidates) loads only when a run trains: `score` and the
+    # service never import it
     from customer_ml.train.jobs import prepare_frames, train_task
     from customer_ml.train.segment_job import train_segments
 
@@ -171,8 +174,6 @@ def score_job(
 ) -> JobResult:
     """Score every customer seen up to `as_of` with the registered champions (no training)
     and write the outputs into `out` (default: the config's paths.out) atomically."""
-    from customer_ml.report import build_metrics, build_report
-
     data = data or load_data(config)
     day = pd.Timestamp(as_of).date()
     models = load_models(config)

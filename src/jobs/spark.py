@@ -23,12 +23,24 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from customer_ml.config import Config
-from customer_ml.data.io import DataError
+from customer_ml.data.load import load_data
 from customer_ml.data.spark import output_folder, spark_session
-from customer_ml.features.spark import SparkData, load_spark_data, spark_features
+from customer_ml.errors import DataError
+from customer_ml.features.spark import SparkData, load_spark_data, map_frames, spark_features
+from customer_ml.files import atomic_dir, atomic_file
+from customer_ml.jobs.batch import train_for_run
 from customer_ml.report.metrics import SUMMARY_COUNTS, build_metrics
+from customer_ml.scoring.campaign import (
+    MANIFEST,
+    TARGET_COLUMNS,
+    campaign_folder,
+    campaign_manifest,
+    scores_as_of,
+)
 from customer_ml.scoring.feature_store import FRAME, META
 from customer_ml.scoring.models import load_models
+from customer_ml.scoring.playbook import apply_playbook
+from customer_ml.scoring.playbook import playbook as rules_of
 from customer_ml.scoring.spark import spark_scores, spark_store
 
 if TYPE_CHECKING:
@@ -142,9 +154,6 @@ def run_spark_job(
     """`customer_ml.jobs.batch.run_job` with Spark scoring: the models train on the driver (the
     labelled snapshots of the backtest by DuckDB's SQL engine, the same definitions; rows up
     to as_of only), then Spark scores every customer and writes the outputs."""
-    from customer_ml.data.load import load_data
-    from customer_ml.jobs.batch import train_for_run
-
     day, promotions = train_for_run(
         load_data(config), config, as_of=as_of, reuse_models=reuse_models, progress=progress
     )
@@ -172,22 +181,10 @@ def spark_features_job(
 def spark_target(
     config: Config, folder: Path, *, playbook: str, top: int, spark: SparkSession
 ) -> tuple[pd.DataFrame, Path]:
-    """`customer_ml.pipeline.target_list` over the Spark scores in `folder` (a local
+    """`customer_ml.scoring.targets.target_list` over the Spark scores in `folder` (a local
     folder): ranked, grouped (the same hash of campaign and customer id) and written by Spark;
     only the `top` treated customers shown reach the driver."""
     from pyspark.sql import functions as F
-
-    from customer_ml.features.spark import map_frames
-    from customer_ml.files import atomic_dir, atomic_file
-    from customer_ml.scoring.campaign import (
-        MANIFEST,
-        TARGET_COLUMNS,
-        campaign_folder,
-        campaign_manifest,
-        scores_as_of,
-    )
-    from customer_ml.scoring.playbook import apply_playbook
-    from customer_ml.scoring.playbook import playbook as rules_of
 
     if not (folder / SCORES).is_dir():
         raise DataError(

@@ -26,8 +26,8 @@ import pandas as pd
 
 from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
-from customer_ml.data.io import DataError
 from customer_ml.data.load import load_data
+from customer_ml.errors import DataError
 from customer_ml.files import atomic_dir
 from customer_ml.jobs.batch import JobResult, run_job, score_job, train_models
 from customer_ml.monitoring.monitor import REFERENCE_FILES, Monitoring, monitor, write_monitoring

@@ -18,8 +18,8 @@ import pandas as pd
 
 from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
-from customer_ml.data.io import DataError
 from customer_ml.data.load import load_data
+from customer_ml.errors import DataError
 from customer_ml.files import atomic_file
 from customer_ml.monitoring.drift import METHOD, align_time, drift_report
 from customer_ml.monitoring.realised import backtest_figures, realised_metrics

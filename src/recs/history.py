@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from customer_ml.data.dataset import Dataset
-from customer_ml.data.io import DataError
+from customer_ml.errors import DataError
 from customer_ml.recs.candidates import GENERATORS, Generator
 from customer_ml.recs.features import TASKS, candidate_frames
 from customer_ml.recs.interactions import Interactions, day_number, from_events, purchase_days

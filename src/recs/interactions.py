@@ -15,7 +15,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from customer_ml.data.dataset import Dataset
-from customer_ml.data.io import DataError, fetch_frame
+from customer_ml.data.io import fetch_frame
+from customer_ml.errors import DataError
 from customer_ml.features.timing import cutoff
 
 __all__ = [

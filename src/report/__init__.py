@@ -28,7 +28,7 @@ from customer_ml.report.sections import (
 )
 
 if TYPE_CHECKING:
-    from customer_ml.results import JobResult
+    from customer_ml.scoring.results import JobResult
 
 __all__ = ["build_metrics", "build_report"]
 

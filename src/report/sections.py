@@ -12,7 +12,7 @@ from customer_ml.report.blocks import card, esc, grid, png, run_plots, table
 from customer_ml.scoring.migration import migration_figure
 
 if TYPE_CHECKING:
-    from customer_ml.results import JobResult
+    from customer_ml.scoring.results import JobResult
 
 __all__ = ["backtest_section", "data_section", "findings", "migration_section"]
 __all__ += ["moved_share", "segments_section", "tags_section"]

@@ -21,7 +21,7 @@ from scipy import stats
 
 from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
-from customer_ml.data.io import DataError
+from customer_ml.errors import DataError
 from customer_ml.features.labels import build_labels
 
 __all__ = [

@@ -15,7 +15,7 @@ import pandas as pd
 
 from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
-from customer_ml.data.io import DataError
+from customer_ml.errors import DataError
 from customer_ml.features.snapshot import build_snapshot
 from customer_ml.files import atomic_file, write_parquet
 from customer_ml.models.btyd_features import btyd_features, fit_btyd, from_params, to_params

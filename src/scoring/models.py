@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 from sklearn.pipeline import Pipeline
 
 from customer_ml.config import Config
-from customer_ml.data.io import DataError
+from customer_ml.errors import DataError
 from customer_ml.models.segments import explain_segments, pipeline_columns
 from customer_ml.tracking.backend import model_name, open_store, quiet_downloads
 from customer_ml.tracking.pyfunc import ScorerModel, unwrap

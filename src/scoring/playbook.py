@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from customer_ml.config import Config
-from customer_ml.rules import PlaybookRule
+from customer_ml.config.rules import PlaybookRule
 
 __all__ = ["apply_playbook", "playbook", "value_at_risk"]
 

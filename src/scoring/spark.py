@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from customer_ml.config import Config
-from customer_ml.data.io import DataError
+from customer_ml.errors import DataError
 from customer_ml.features.spark import (
     TAG_TYPES,
     SparkData,

@@ -23,7 +23,7 @@ from sklearn.base import clone
 
 from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
-from customer_ml.data.io import DataError
+from customer_ml.errors import DataError
 from customer_ml.features.labels import feature_schema, labelled_snapshot
 from customer_ml.features.timing import cutoff
 from customer_ml.models.bootstrap import BOOT_METRICS, bootstrap_metrics, resample_weights

@@ -20,7 +20,7 @@ from sklearn.base import clone
 
 from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset, DateSpan
-from customer_ml.data.io import DataError
+from customer_ml.errors import DataError
 from customer_ml.features.timing import cutoff
 from customer_ml.files import atomic_file
 from customer_ml.models.scorers import Scorer

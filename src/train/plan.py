@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from customer_ml.data.dataset import Dataset
-from customer_ml.data.io import DataError
+from customer_ml.errors import DataError
 from customer_ml.features.timing import cutoff
 from customer_ml.models.btyd_features import MIN_CUSTOMERS as MIN_SNAPSHOT_CUSTOMERS
 

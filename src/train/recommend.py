@@ -14,7 +14,7 @@ import pandas as pd
 
 from customer_ml.config import Config
 from customer_ml.data.dataset import Dataset
-from customer_ml.data.io import DataError
+from customer_ml.errors import DataError
 from customer_ml.files import atomic_file, write_parquet
 from customer_ml.recs.evaluate import Backtest, backtest_recommenders
 from customer_ml.recs.history import History

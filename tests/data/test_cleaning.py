@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from customer_ml.config import CleaningConfig, PrivacyConfig
-from customer_ml.data.io import DataError
 from customer_ml.data.load import from_frames
+from customer_ml.errors import DataError
 
 
 def frame() -> pd.DataFrame:

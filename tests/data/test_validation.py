@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from customer_ml.cli import app
 from customer_ml.config import parse_config
-from customer_ml.data.io import DataError
 from customer_ml.data.load import load_data
+from customer_ml.errors import DataError
 
 GOOD = "cid,when,value\na,2024-01-01,10.5\nb,2024-01-02,3\na,2024-01-05,7\n"
 

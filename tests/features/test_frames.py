@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from customer_ml.cli import app
 from customer_ml.config import load_config
-from customer_ml.data.io import DataError
 from customer_ml.data.load import from_frames, load_data
 from customer_ml.data.synthetic import generate
+from customer_ml.errors import DataError
 from customer_ml.features import build_labels, build_training_frame, contractual_labels
 from tests.conftest import shared_file
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 import customer_ml as cm
 from customer_ml.cli import app
 from customer_ml.config import CleaningConfig
-from customer_ml.data.io import DataError
+from customer_ml.errors import DataError
 from customer_ml.recs.evaluate import backtest_recommenders
 from customer_ml.recs.interactions import interactions
 from customer_ml.recs.metrics import per_customer, summarise

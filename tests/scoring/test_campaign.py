@@ -85,7 +85,7 @@ def test_target_writes_groups_and_measure_waits_for_the_horizon(trained) -> None
 
 @pytest.mark.parametrize("n_control", [0, 1])
 def test_too_small_a_group_is_a_clear_error(n_control: int) -> None:
-    from customer_ml.data.io import DataError
+    from customer_ml.errors import DataError
 
     df = pd.DataFrame({"group": ["treated"] * 5 + ["control"] * n_control})
     df["retained"] = 1

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from customer_ml.config import ConfigError, parse_config
+from customer_ml.config.rules import PlaybookRule
 from customer_ml.features.arrays import round_bits
-from customer_ml.rules import PlaybookRule
 from customer_ml.scoring.playbook import apply_playbook, value_at_risk
 from customer_ml.scoring.reasons import render_reasons
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from customer_ml.config import load_config
-from customer_ml.launch import start_service, stop_service
+from serving.launch import start_service, stop_service
 
 KEY = "test-key"
 H = {"Authorization": f"Bearer {KEY}"}

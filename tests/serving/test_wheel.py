@@ -31,7 +31,7 @@ import psutil
 import pytest
 
 from customer_ml.config import load_config
-from customer_ml.launch import free_port, stop_service
+from serving.launch import free_port, stop_service
 
 REPO = Path(__file__).resolve().parents[2]
 UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")

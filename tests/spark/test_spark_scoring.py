@@ -14,9 +14,9 @@ from customer_ml.cli import app
 from customer_ml.data.synthetic import generate
 from customer_ml.jobs.batch import run_job
 from customer_ml.jobs.spark import spark_target
-from customer_ml.pipeline import target_list
 from customer_ml.scoring.campaign import campaign_folder
 from customer_ml.scoring.feature_store import read_store
+from customer_ml.scoring.targets import target_list
 from tests.conftest import shared_file
 from tests.spark.helpers import by_customer, mismatches, write_config
 

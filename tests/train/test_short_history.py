@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from customer_ml.cli import app
-from customer_ml.data.io import DataError
 from customer_ml.data.synthetic import generate
+from customer_ml.errors import DataError
 from customer_ml.models.scorers import ColumnScorer
 from customer_ml.train.backtest import run_backtest
 from customer_ml.train.plan import MIN_CUSTOMERS, plan_backtest

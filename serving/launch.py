@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import socket
@@ -27,18 +26,9 @@ def free_port() -> int:
 
 
 def service_root() -> Path:
-    """The folder holding the `serving` package, found by import: a checkout (editable
-    install) or the site-packages of an installed wheel."""
-    try:
-        spec = importlib.util.find_spec("serving.service")
-    except ModuleNotFoundError:
-        spec = None
-    if spec is None or spec.origin is None:
-        raise RuntimeError(
-            "the service package `serving` is not importable: install customer-ml (its wheel "
-            "ships it) or run from a checkout"
-        )
-    return Path(spec.origin).resolve().parents[1]
+    """The folder holding the `serving` package (this file's): a checkout, or the
+    site-packages of an installed wheel."""
+    return Path(__file__).resolve().parents[1]
 
 
 def service_command(host: str, port: int) -> list[str]:

@@ -21,8 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from customer_ml.errors import ConfigError
-from customer_ml.rules import (
+from customer_ml.config.rules import (
     DEFAULT_PLAYBOOKS,
     FrequencyBands,
     LifecycleRule,
@@ -32,6 +31,7 @@ from customer_ml.rules import (
     TagsConfig,
     ValueTierRule,
 )
+from customer_ml.errors import ConfigError
 
 __all__ = [
     "CleaningConfig",
