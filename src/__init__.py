@@ -35,6 +35,9 @@ if TYPE_CHECKING:
         feature_catalogue,
     )
     from customer_ml.jobs.batch import JobResult, promote_model, run_job, score_job, train_models
+    from customer_ml.monitoring.cycle import Cycle, cycle_job
+    from customer_ml.monitoring.monitor import Monitoring, monitor
+    from customer_ml.scoring.campaign import measure_campaign
     from customer_ml.scoring.feature_store import FeatureStore, build_store, read_store
     from customer_ml.scoring.migration import migration_figure, transition_matrix
     from customer_ml.scoring.models import Models, load_models
@@ -69,6 +72,11 @@ _LAZY = {
     "transition_matrix": "customer_ml.scoring.migration",
     "migration_figure": "customer_ml.scoring.migration",
     "target_list": "customer_ml.scoring.targets",
+    "monitor": "customer_ml.monitoring.monitor",
+    "Monitoring": "customer_ml.monitoring.monitor",
+    "cycle_job": "customer_ml.monitoring.cycle",
+    "Cycle": "customer_ml.monitoring.cycle",
+    "measure_campaign": "customer_ml.scoring.campaign",
 }
 
 __all__ = [
@@ -76,11 +84,13 @@ __all__ = [
     "Config",
     "ConfigError",
     "CustomerScorer",
+    "Cycle",
     "DataError",
     "Dataset",
     "FeatureStore",
     "JobResult",
     "Models",
+    "Monitoring",
     "Segmentation",
     "SyntheticData",
     "build_labels",
@@ -90,6 +100,7 @@ __all__ = [
     "build_training_frame",
     "choose_segments",
     "connect",
+    "cycle_job",
     "describe",
     "evaluate_baselines",
     "feature_catalogue",
@@ -98,7 +109,9 @@ __all__ = [
     "load_config",
     "load_data",
     "load_models",
+    "measure_campaign",
     "migration_figure",
+    "monitor",
     "parse_config",
     "promote_model",
     "read_store",

@@ -48,7 +48,7 @@ def models_promote(
     config: ConfigOpt,
     force: Annotated[bool, typer.Option(help="Promote even if worse (recorded).")] = False,
 ) -> None:
-    """Move `champion` to the challenger if it is at least as good on the same backtest."""
+    """Move `champion` to the challenger if it is better on the same backtest."""
     from customer_ml.jobs.batch import promote_model
 
     result = promote_model(load_config(config), task, force=force)

@@ -61,7 +61,7 @@ def _has_champion(config: Config, task: str) -> bool:
 
 def promote_model(config: Config, task: str, *, force: bool = False) -> Promotion:
     """Move the `champion` alias of <project>-<task> to its challenger if the challenger is
-    at least as good on the same backtest (or when `force`, which is recorded)."""
+    better on the same backtest (or when `force`, which is recorded)."""
     client = open_store(config.paths.mlruns)
     return promote(client, model_name(config.project_name, task), force=force)
 

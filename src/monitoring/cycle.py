@@ -31,6 +31,7 @@ from customer_ml.errors import DataError
 from customer_ml.files import atomic_dir
 from customer_ml.jobs.batch import JobResult, run_job, score_job, train_models
 from customer_ml.monitoring.monitor import REFERENCE_FILES, Monitoring, monitor, write_monitoring
+from customer_ml.scoring.feature_store import stored_as_of
 from customer_ml.tracking.backend import model_name, open_store
 from customer_ml.tracking.history import log_cycle, monitoring_history
 from customer_ml.tracking.registry import version_by_alias
@@ -126,8 +127,14 @@ def cycle_job(
         day = pd.Timestamp(as_of).date()
     except ValueError:
         raise DataError(f"--as-of {as_of!r}: not a date (YYYY-MM-DD)") from None
-    data = data or load_data(config)
     folder = Path(out) if out is not None else config.paths.out
+    last = stored_as_of(folder) if _is_run(folder) else None
+    if last is not None and day < last:
+        raise DataError(
+            f"--as-of {day} is before the last run's as_of {last} in {folder}: a cycle only "
+            "moves forward; nothing was written"
+        )
+    data = data or load_data(config)
     root = cycles_folder(folder)
     before = _champions(config)
     if not _is_run(folder):

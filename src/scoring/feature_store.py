@@ -20,7 +20,14 @@ from customer_ml.features.snapshot import build_snapshot
 from customer_ml.files import atomic_file, write_parquet
 from customer_ml.models.btyd_features import btyd_features, fit_btyd, from_params, to_params
 
-__all__ = ["REQUIRED_SENT", "FeatureStore", "build_store", "read_store", "scoring_frame"]
+__all__ = [
+    "REQUIRED_SENT",
+    "FeatureStore",
+    "build_store",
+    "read_store",
+    "scoring_frame",
+    "stored_as_of",
+]
 
 #: what a customer sent with features (not looked up) must carry: the BTYD summary and RFM
 REQUIRED_SENT = ("recency_days", "n_purchases", "frequency", "recency", "T")
@@ -101,6 +108,15 @@ def consolidate(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     floats = pd.DataFrame(frame[num].to_numpy(dtype=float, na_value=np.nan), columns=num)
     return pd.concat([frame.drop(columns=num), floats], axis=1)[list(frame.columns)]
+
+
+def stored_as_of(folder: str | Path) -> dt.date | None:
+    """The as_of of the feature store in `folder` (its features.json alone), or None."""
+    meta = Path(folder) / META
+    try:
+        return dt.date.fromisoformat(json.loads(meta.read_text())["as_of"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def read_store(folder: str | Path) -> FeatureStore:

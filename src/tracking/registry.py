@@ -1,6 +1,6 @@
 """The model registry: one registered model per project and task, aliases `challenger` and
-`champion`, and the promotion gate (a challenger must be at least as good on the same
-backtest as the champion it replaces, and as the best baseline of that backtest)."""
+`champion`, and the promotion gate (a challenger must be better on the same backtest than
+the champion it replaces, and at least as good as the best baseline of that backtest)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ __all__ = [
 ]
 
 CHALLENGER, CHAMPION = "challenger", "champion"
+TIE = 1e-9  # both scores are tagged with six decimals: closer than this is equal
 
 
 def version_by_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
@@ -63,12 +64,15 @@ class Promotion:
 
 
 def promote(client: MlflowClient, name: str, *, force: bool = False) -> Promotion:
-    """Move `champion` to the challenger if it is at least as good on the same backtest as
-    the current champion and as the best baseline of that backtest (`best_baseline_metric`).
+    """Move `champion` to the challenger if it is better on the same backtest than the
+    current champion, and at least as good as the best baseline of that backtest
+    (`best_baseline_metric`).
 
     The challenger's tags carry the champion's score on the challenger's own backtest (the
     champion re-scored during training); without that comparison, or when it is worse,
-    promotion is refused unless `force`, which is recorded on the version.
+    promotion is refused unless `force`, which is recorded on the version. A tie keeps the
+    champion, except for the champion's own recipe fit on later data (a refit: the same spec,
+    a later as_of), which renews it.
     """
     ch = version_by_alias(client, name, CHALLENGER)
     if ch is None:
@@ -87,14 +91,10 @@ def promote(client: MlflowClient, name: str, *, force: bool = False) -> Promotio
         verdict, ok = f"no champion yet; {metric} {value:.4f}", True
     elif ch.tags.get("champion_version") == str(champ.version):
         other = float(ch.tags.get("champion_metric", "nan"))
-        ok = value >= other
-        verdict = (
-            f"{metric} {value:.4f} vs champion v{champ.version} {other:.4f} on the same backtest"
-        )
+        ok, verdict = _against_champion(ch, champ, value, other, metric, "on the same backtest")
     elif ch.tags.get("backtest_key") and ch.tags["backtest_key"] == champ.tags.get("backtest_key"):
         other = float(champ.tags.get("metric_value", "nan"))
-        ok = value >= other
-        verdict = f"{metric} {value:.4f} vs champion v{champ.version} {other:.4f} (same backtest)"
+        ok, verdict = _against_champion(ch, champ, value, other, metric, "(same backtest)")
     else:
         ok = False
         verdict = (
@@ -117,6 +117,29 @@ def promote(client: MlflowClient, name: str, *, force: bool = False) -> Promotio
     client.set_registered_model_alias(name, CHAMPION, ch.version)
     how = "forced" if not ok else "promoted"
     return Promotion(True, f"{name}: v{ch.version} {how} to champion: {verdict}", ch.version)
+
+
+def _against_champion(
+    ch: ModelVersion, champ: ModelVersion, value: float, other: float, metric: str, how: str
+) -> tuple[bool, str]:
+    """Whether the challenger beats the champion's score on the same backtest, and why."""
+    verdict = f"{metric} {value:.4f} vs champion v{champ.version} {other:.4f} {how}"
+    if value > other + TIE:
+        return True, verdict
+    if value < other - TIE:
+        return False, verdict
+    if _refit(ch, champ):
+        return True, f"{verdict}; the champion's recipe refit on data up to {ch.tags['as_of']}"
+    return False, f"{verdict}; a tie keeps the champion"
+
+
+def _refit(ch: ModelVersion, champ: ModelVersion) -> bool:
+    """The champion's own spec fit on data up to a later as_of."""
+    spec, as_of = ch.tags.get("spec"), ch.tags.get("as_of", "")
+    if not spec or champ.tags.get("spec") is None:
+        return False
+    same = json.loads(spec) == json.loads(champ.tags["spec"])
+    return same and as_of > champ.tags.get("as_of", "")
 
 
 def _below_best_baseline(tags: dict[str, str], value: float, metric: str) -> str | None:

@@ -157,3 +157,21 @@ def test_each_cycle_logged_and_drawn_over_time(cycles: dict[str, Any]) -> None:
     html = (root / "out-cycles" / LATER / "monitor.html").read_text()
     assert "id='history'" in html and "data:image/png;base64," in html
     assert "id='history'" in (root / "out" / "report.html").read_text()
+
+
+def _tree(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+@pytest.mark.slow
+def test_a_cycle_before_the_last_run_is_refused_and_writes_nothing(
+    cycles: dict[str, Any],
+) -> None:
+    root = cycles["root"]
+    before = _tree(root)
+    res = runner.invoke(app, ["cycle", "-c", str(root / "x4.yaml"), "--as-of", MIDDLE])
+    assert res.exit_code == 2
+    text = " ".join(res.output.split())
+    assert f"--as-of {MIDDLE} is before the last run's as_of {LATER}" in text, text
+    assert "nothing was written" in text
+    assert _tree(root) == before

@@ -91,3 +91,34 @@ def test_choose_names_a_backtested_candidate(setup) -> None:
             choose="nope",
             log=False,
         )
+
+
+def test_a_tie_keeps_the_champion_and_a_refit_on_later_data_renews_it(tmp_path) -> None:
+    raw = {
+        "project": "tie",
+        "data": {"synthetic": {"n_customers": 1000, "with_events": False}},
+        "backtest": {"n_origins": 1, "n_train_cutoffs": 2, "n_boot": 0},
+        "paths": {"mlruns": str(tmp_path / "mlruns")},
+    }
+    cfg = parse_config(raw, base_dir=REPO)
+    data = load_data(cfg)
+    client = open_store(cfg.paths.mlruns)
+
+    def train(as_of: str) -> str:
+        cands = {"logistic_rfm": LogisticScorer(("recency_days", "frequency", "T"))}
+        return train_task(data, cfg, task="churn", as_of=as_of, candidates=cands).version
+
+    first = train("2024-09-30")
+    assert promote(client, "tie-churn").promoted
+    # the same recipe on the same data: the same score; the champion stays
+    again = train("2024-09-30")
+    mv = client.get_model_version("tie-churn", again)
+    assert mv.tags["metric_value"] == mv.tags["champion_metric"]
+    kept = promote(client, "tie-churn")
+    assert not kept.promoted and "a tie keeps the champion" in kept.message
+    assert str(version_by_alias(client, "tie-churn", "champion").version) == first
+    # the same recipe fit on later data renews the champion, and says so
+    later = train("2024-12-15")
+    renewed = promote(client, "tie-churn")
+    assert renewed.promoted and "refit on data up to 2024-12-15" in renewed.message
+    assert str(version_by_alias(client, "tie-churn", "champion").version) == later
