@@ -148,3 +148,25 @@ def test_run_on_ids_and_dates_only(tmp_path: Path) -> None:
     assert s["predicted_ltv"].isna().all()
     assert (s["expected_purchases"] >= 0).all() and s["expected_purchases"].std() > 0
     check_contract(tmp_path / "out", tx["customer_id"].nunique())
+
+
+@pytest.mark.slow
+def test_run_without_bootstrap_intervals(tmp_path: Path) -> None:
+    """`backtest.n_boot: 0` skips the intervals: estimates alone in metrics.json and the report."""
+    (tmp_path / "c.yaml").write_text(
+        "data: {synthetic: {n_customers: 800, with_events: false}}\n"
+        "backtest: {n_origins: 1, n_train_cutoffs: 1, n_boot: 0}\n"
+        "tuning: {n_trials: 1, timeout_s: 5, max_rounds: 30}\n"
+        "paths: {out: out, mlruns: mlruns}\n"
+    )
+    res = runner.invoke(app, ["run", "-c", str(tmp_path / "c.yaml")], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    check_contract(tmp_path / "out", 800)
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    summary = pd.DataFrame(metrics["models"]["churn"]["backtest"]["summary"])
+    assert summary["estimate"].notna().all() and summary["ci_low"].isna().all()
+    html = (tmp_path / "out" / "report.html").read_text()
+    chosen = metrics["models"]["churn"]["params"]["chosen"]
+    row = summary[(summary["candidate"] == chosen) & (summary["metric"] == "roc_auc")].iloc[0]
+    assert f"chosen on roc_auc, {row['estimate']:.3f};" in html
+    assert "[nan" not in html and "None" not in html

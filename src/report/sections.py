@@ -62,6 +62,15 @@ def moved_share(table: pd.DataFrame) -> float | None:
     return 1.0 - stayed / total
 
 
+def _with_ci(estimate: Any, low: Any, high: Any) -> str:
+    """`0.812 [0.790, 0.833]`, or the estimate alone when there is no interval (n_boot 0)."""
+    if pd.isna(estimate):
+        return "n/a"
+    if pd.isna(low) or pd.isna(high):
+        return f"{estimate:.3f}"
+    return f"{estimate:.3f} [{low:.3f}, {high:.3f}]"
+
+
 def _model_line(task: str, entry: dict[str, Any]) -> str:
     bt = entry.get("backtest") or {}
     rows = pd.DataFrame(bt.get("summary") or [])
@@ -74,8 +83,7 @@ def _model_line(task: str, entry: dict[str, Any]) -> str:
     r = prim.loc[chosen]
     text = (
         f"{'Churn' if task == 'churn' else 'Lifetime value'}: <b>{esc(chosen)}</b> chosen on "
-        f"{esc(bt.get('primary_metric'))}, {r['estimate']:.3f} "
-        f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+        f"{esc(bt.get('primary_metric'))}, {_with_ci(r['estimate'], r['ci_low'], r['ci_high'])}"
     )
     btyd = prim[prim.index.str.startswith(BTYD) & (prim.index != chosen)]
     if len(btyd):
@@ -238,12 +246,7 @@ def backtest_section(task: str, entry: dict[str, Any], run_id: str) -> str:
     rows = pd.DataFrame(bt.get("summary") or [])
     if rows.empty:
         return card(task, title, "No backtest was recorded for this model.")
-    rows["value"] = [
-        f"{r.estimate:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]"
-        if pd.notna(r.ci_low)
-        else f"{r.estimate:.3f}"
-        for r in rows.itertuples()
-    ]
+    rows["value"] = [_with_ci(r.estimate, r.ci_low, r.ci_high) for r in rows.itertuples()]
     t = rows.pivot(index="candidate", columns="metric", values="value")
     order = [c for c in bt.get("ranking", []) if c in t.index]
     primary = str(bt.get("primary_metric"))
