@@ -45,4 +45,19 @@ def recommend(
             .round(4)
             .to_string(index=False)
         )
-    console.print(f"champion: {result.champion}; wrote {len(result.recs):,} rows to {path}")
+    if result.tuning is not None and not result.tuning.trials.empty:
+        t = result.tuning
+        base, best = t.trials["mean"].iloc[0], t.trials["mean"].max()
+        verdict = (
+            f"kept the defaults (best trial {best:.4f}, within one standard error)"
+            if bool(t.trials["chosen"].iloc[0])
+            else f"-> {t.trials.loc[t.trials['chosen'], 'mean'].iloc[0]:.4f}"
+        )
+        console.print(
+            f"ranker tuned with Optuna: {len(t.trials)} trials in {t.seconds:.0f} s, inner "
+            f"NDCG@{k} {base:.4f} (defaults) {verdict}"
+        )
+    registered = f"; registered {cfg.project_name}-recs v{result.version}" if result.version else ""
+    console.print(
+        f"champion: {result.champion}{registered}; wrote {len(result.recs):,} rows to {path}"
+    )

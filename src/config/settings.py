@@ -275,6 +275,14 @@ class TuningConfig(Strict):
     )
 
 
+class RecommendConfig(Strict):
+    """`customer-ml recommend`: the ranker's Optuna budget (an inner time split before the
+    backtest's cut; the final fit reuses the parameters found there)."""
+
+    n_trials: int = Field(8, ge=0, description="0 = no tuning: the ranker's defaults")
+    timeout_s: float = Field(12.0, gt=0, description="stop the study after this many seconds")
+
+
 class ScoringConfig(Strict):
     """Batch scoring."""
 
@@ -361,6 +369,7 @@ class Config(Strict):
     paths: PathsConfig = PathsConfig()
     backtest: BacktestConfig = BacktestConfig()
     tuning: TuningConfig = TuningConfig()
+    recommend: RecommendConfig = RecommendConfig()
     playbooks: dict[str, tuple[PlaybookRule, ...]] = Field(
         default_factory=lambda: dict(DEFAULT_PLAYBOOKS),
         description="named playbooks: ordered rules, the first match gives the action",

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from customer_ml.recs.candidates import Generator, Popularity
 from customer_ml.recs.interactions import Interactions
 
-__all__ = ["TASKS", "candidate_frames", "group_order"]
+__all__ = ["TASKS", "candidate_frames", "group_order", "top_k"]
 
 TASKS = ("all", "new")
 
@@ -119,3 +119,11 @@ def candidate_frames(
         t: _frame(it, gens, scores, hist, rows, m)
         for t, m in (("all", had | fresh), ("new", fresh))
     }
+
+
+def top_k(frame: pd.DataFrame, score: np.ndarray, k: int) -> pd.DataFrame:
+    """The k best rows per customer by `score`, with ``rank`` from 1 (ties: frame order)."""
+    order, rank, _ = group_order(frame.cust.to_numpy(), score)
+    keep = order[rank <= k]
+    out = frame.iloc[keep].assign(score=np.asarray(score)[keep], rank=rank[rank <= k])
+    return out.reset_index(drop=True)

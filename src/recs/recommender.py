@@ -2,9 +2,10 @@
 
 `fit(data, as_of=D, horizon_days=H)` trains the ranker on the candidates at the cuts
 ``D - H`` (and ``D - 2H`` when there is history before it), each labelled by what customers
-bought in the horizon after it, then fits the generators on rows up to ``D``: nothing after
-`as_of` is read. Two tasks: ``all`` (repurchases count) and ``new`` (products the customer
-never bought).
+bought in the horizon after it (its parameters first tuned with Optuna on an inner split when
+`tune_trials` > 0, see `customer_ml.recs.tuning`), then fits the generators on rows up to
+``D``: nothing after `as_of` is read. Two tasks: ``all`` (repurchases count) and ``new``
+(products the customer never bought).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import pandas as pd
 
 from customer_ml.data.dataset import Dataset
 from customer_ml.recs.candidates import Generator
-from customer_ml.recs.features import TASKS, group_order
+from customer_ml.recs.features import TASKS, top_k
 from customer_ml.recs.history import History, candidates
 from customer_ml.recs.interactions import Interactions, day_number
 from customer_ml.recs.ranker import features, fit_ranker, sample_queries
 from customer_ml.recs.reasons import explain
+from customer_ml.recs.tuning import RankerTuning, tune_ranker
 
 __all__ = ["GENERATOR_DEFAULTS", "TASKS", "Recommender", "method_scores", "top_k"]
 
@@ -33,14 +35,6 @@ GENERATOR_DEFAULTS: dict[str, dict[str, Any]] = {
     "basket": {"window_days": 180, "neighbours": 100},
     "als": {"factors": 32, "regularization": 0.05, "alpha": 10.0, "iterations": 15},
 }
-
-
-def top_k(frame: pd.DataFrame, score: np.ndarray, k: int) -> pd.DataFrame:
-    """The k best rows per customer by `score`, with ``rank`` from 1 (ties: frame order)."""
-    order, rank, _ = group_order(frame.cust.to_numpy(), score)
-    keep = order[rank <= k]
-    out = frame.iloc[keep].assign(score=np.asarray(score)[keep], rank=rank[rank <= k])
-    return out.reset_index(drop=True)
 
 
 def method_scores(frame: pd.DataFrame, method: str, ranker: Any | None) -> np.ndarray:
@@ -66,11 +60,15 @@ class Recommender:
     train_cuts: int = 2
     ranker_params: dict[str, Any] = field(default_factory=dict)
     seed: int = 42
+    tune_trials: int = 0  # Optuna trials for the ranker before each fit (0: ranker_params)
+    tune_timeout_s: float = 20.0
     it_: Interactions | None = None
     gens_: dict[str, Generator] = field(default_factory=dict)
     rankers_: dict[str, Any] = field(default_factory=dict)
     candidates_: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     cuts_: list[int] = field(default_factory=list)
+    params_: dict[str, Any] = field(default_factory=dict)  # the ranker's, as fitted
+    tuning_: RankerTuning | None = field(default=None, repr=False)
 
     @property
     def spec(self) -> dict[str, dict[str, Any]]:
@@ -103,9 +101,15 @@ class Recommender:
             assert data is not None, "give data or a history"
             history = History(data, as_of=as_of, horizon_days=horizon_days)
         self.cuts_ = history.training_cuts(day, n=self.train_cuts)
+        self.params_ = dict(self.ranker_params)
+        if self.tune_trials > 0:
+            self.tuning_ = tune_ranker(
+                history, self, day=day, n_trials=self.tune_trials, timeout_s=self.tune_timeout_s
+            )
+            self.params_ = self.tuning_.params
         for task in TASKS:
             parts = [self.training_set(history, c, task=task) for c in self.cuts_]
-            model = fit_ranker(parts, params=self.ranker_params, seed=self.seed)
+            model = fit_ranker(parts, params=self.params_, seed=self.seed)
             if model is not None:
                 self.rankers_[task] = model
         self.it_ = history.interactions(day)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+import mlflow.lightgbm
 import pandas as pd
 
 from customer_ml.config import Config
@@ -20,7 +21,9 @@ from customer_ml.recs.evaluate import Backtest, backtest_recommenders
 from customer_ml.recs.history import History
 from customer_ml.recs.interactions import require_products
 from customer_ml.recs.recommender import Recommender
+from customer_ml.recs.tuning import RankerTuning
 from customer_ml.tracking.backend import experiment_id, open_store
+from customer_ml.tracking.registry import register_challenger, version_by_alias
 
 __all__ = ["RecommendResult", "recommend_job", "recs_folder", "serving_table"]
 
@@ -37,6 +40,8 @@ class RecommendResult:
     recommender: Recommender
     path: Path
     warning: str | None = None
+    tuning: RankerTuning | None = None  # the ranker's Optuna study (before the backtest's cut)
+    version: str = ""  # of <project>-recs in the MLflow registry
 
 
 def recs_folder(config: Config) -> Path:
@@ -85,7 +90,53 @@ def _log_run(config: Config, result: RecommendResult, *, as_of: dt.date, task: s
             mlflow.log_metrics(metrics)
             mlflow.log_text(table.to_csv(index=False), "backtest.csv")
         mlflow.set_tag("customer_ml.champion", result.champion)
+        result.version = _register(config, result, as_of=as_of, run_id=run.info.run_id)
+        rec = result.recommender
+        mlflow.log_params({f"ranker.{k}": v for k, v in rec.params_.items()})
+        tuning = result.tuning
+        if tuning is not None and not tuning.trials.empty:
+            mlflow.log_text(tuning.trials.to_csv(index=False), "tuning/trials.csv")
+            mlflow.log_metrics({"tuning.trials": len(tuning.trials), "tuning.s": tuning.seconds})
     return str(run.info.run_id)
+
+
+def _register(config: Config, result: RecommendResult, *, as_of: dt.date, run_id: str) -> str:
+    """The learned part of the recommender (the lambdarank ranker of each task) as MLflow
+    LightGBM models, the task-`all` one registered as <project>-recs with the recipe and the
+    backtest as tags; `champion` moves to it unless the champion is of a later as_of (a run
+    for an earlier date does not displace it). Item-level models only: no customer rows."""
+    rec = result.recommender
+    uris = {}
+    for task, booster in rec.rankers_.items():
+        info = mlflow.lightgbm.log_model(
+            booster, name=f"ranker-{task}", pip_requirements=["lightgbm"]
+        )
+        uris[task] = info.model_uri
+    if "all" not in uris:
+        return ""
+    bt = result.backtest
+    methods = {t: bt.champion(t) if bt is not None else "ranker" for t in ("all", "new")}
+    tags = {
+        "task": "recommend",
+        "candidate": methods["all"],
+        "methods": json.dumps(methods),
+        "spec": json.dumps({"generators": rec.spec, "ranker": rec.params_}, default=str),
+        "as_of": as_of.isoformat(),
+    }
+    if bt is not None:
+        tags |= {
+            "primary_metric": f"ndcg@{bt.k}",
+            "metric_value": f"{bt.score('all', methods['all']):.6f}",
+            "metric_value_new": f"{bt.score('new', methods['new']):.6f}",
+            "backtest_cut": str(bt.cut.date()),
+        }
+    client = open_store(config.paths.mlruns)
+    name = f"{config.project_name}-recs"
+    version = register_challenger(client, name, model_uri=uris["all"], run_id=run_id, tags=tags)
+    champ = version_by_alias(client, name, "champion")
+    if champ is None or champ.tags.get("as_of", "") <= tags["as_of"]:
+        client.set_registered_model_alias(name, "champion", version)
+    return version
 
 
 def recommend_job(
@@ -109,14 +160,14 @@ def recommend_job(
     if start is None:
         raise DataError("no transactions to recommend from")
     history = History(data, as_of=as_of, horizon_days=h)
+    tuned = Recommender(
+        seed=config.seed,
+        tune_trials=config.recommend.n_trials,
+        tune_timeout_s=config.recommend.timeout_s,
+    )
     if pd.Timestamp(as_of) - pd.Timedelta(days=2 * h) > start[0]:
         bt = backtest_recommenders(
-            as_of=as_of,
-            horizon_days=h,
-            k=k,
-            n_boot=n_boot,
-            recommender=Recommender(seed=config.seed),
-            history=history,
+            as_of=as_of, horizon_days=h, k=k, n_boot=n_boot, recommender=tuned, history=history
         )
         champion = bt.champion(task)
     else:
@@ -126,7 +177,9 @@ def recommend_job(
             "blend is used without a backtest"
         )
         log.warning(warning)
-    rec = Recommender(seed=config.seed).fit(as_of=as_of, horizon_days=h, history=history)
+    # the parameters tuned before the backtest's cut (tuned here when there was no backtest)
+    final = Recommender(seed=config.seed, ranker_params=tuned.params_) if bt is not None else tuned
+    rec = final.fit(as_of=as_of, horizon_days=h, history=history)
     methods = {t: bt.champion(t) if bt is not None else "ranker" for t in ("all", "new")}
     served = serving_table(rec, methods, k=max(SERVED_K, k))
     mine = served[(served.task == task) & (served["rank"] <= k)]  # the champion's top k
@@ -148,7 +201,7 @@ def recommend_job(
                     indent=2,
                 )
             )
-    result = RecommendResult(recs, bt, champion, rec, out, warning)
+    result = RecommendResult(recs, bt, champion, rec, out, warning, tuned.tuning_)
     if track:
         _log_run(config, result, as_of=as_of, task=task, k=k)
     return result

@@ -157,3 +157,73 @@ def test_cli_writes_recommendations(tmp_path, baskets: pd.DataFrame) -> None:  #
     )
     assert res.exit_code == 2 and "product_id" in res.output
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_tuning_reads_nothing_after_the_date_and_starts_from_the_defaults(
+    baskets: pd.DataFrame,
+) -> None:
+    from customer_ml.recs.history import History
+    from customer_ml.recs.interactions import day_number
+    from customer_ml.recs.tuning import tune_ranker
+
+    as_of = (baskets.ts.min() + pd.Timedelta(days=330)).date()
+    later = baskets[baskets.ts > pd.Timestamp(as_of) + pd.Timedelta(days=1)]
+    scramble = later.assign(product_id=later.product_id.sample(frac=1, random_state=0).values)
+    kept = baskets[baskets.ts <= pd.Timestamp(as_of) + pd.Timedelta(days=1)]
+    runs = []
+    for frame in (baskets, pd.concat([kept, scramble])):
+        history = History(_data(frame), as_of=baskets.ts.max(), horizon_days=60)
+        runs.append(
+            tune_ranker(history, Recommender(), day=day_number(as_of), n_trials=3, timeout_s=60)
+        )
+    a, b = runs
+    assert len(a.trials) == 3 and a.valid_cut == day_number(as_of) - 60
+    assert a.train_cut == day_number(as_of) - 120
+    pd.testing.assert_frame_equal(a.trials, b.trials)  # the later rows changed nothing
+    assert a.trials.loc[0, "num_leaves"] == 15  # the first trial is the defaults
+    assert a.trials["chosen"].sum() == 1
+    chosen = a.trials[a.trials["chosen"]].iloc[0]
+    assert a.params == {k: chosen[k] for k in a.params}
+    assert chosen["mean"] >= a.trials.loc[0, "mean"]  # never worse than the defaults
+
+
+def test_the_job_tunes_and_registers_the_champion(tmp_path, baskets: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    from customer_ml.tracking.backend import open_store
+    from customer_ml.tracking.registry import version_by_alias
+    from customer_ml.train.recommend import recommend_job
+
+    cfg = cm.parse_config(
+        {
+            "project": "recs",
+            "data": {"synthetic": {"n_customers": 10}},  # unused: data is given
+            "horizon_days": 60,
+            "recommend": {"n_trials": 2, "timeout_s": 60},
+            "paths": {"out": str(tmp_path / "out"), "mlruns": str(tmp_path / "mlruns")},
+        },
+        base_dir=tmp_path,
+    )
+    data = _data(baskets)
+    end = baskets.ts.max().date()
+    res = recommend_job(cfg, data, as_of=end, out=tmp_path / "r.parquet", n_boot=0)
+    assert res.tuning is not None and len(res.tuning.trials) == 2
+    assert res.recommender.params_ == res.tuning.params  # the final fit reuses them
+    client = open_store(cfg.paths.mlruns)
+    champ = version_by_alias(client, "recs-recs", "champion")
+    assert champ is not None and str(champ.version) == res.version
+    assert champ.tags["as_of"] == end.isoformat()
+    assert float(champ.tags["metric_value"]) == pytest.approx(
+        res.backtest.score("all", res.backtest.champion("all")), abs=1e-6
+    )
+    assert mlflow_lightgbm_load("models:/recs-recs@champion").num_trees() > 0
+    # an earlier date is registered but does not displace the later champion
+    earlier = recommend_job(
+        cfg, data, as_of=end - pd.Timedelta(days=30), out=tmp_path / "e.parquet", n_boot=0
+    )
+    assert earlier.version != res.version
+    assert str(version_by_alias(client, "recs-recs", "champion").version) == res.version
+
+
+def mlflow_lightgbm_load(uri: str):  # type: ignore[no-untyped-def]
+    import mlflow.lightgbm
+
+    return mlflow.lightgbm.load_model(uri)
