@@ -129,6 +129,13 @@ def test_reuse_models_trains_nothing(trained) -> None:
     assert len(list_versions(open_store(cfg.paths.mlruns))) == n
 
 
+def _run_with(folder: Path, settings: str) -> None:
+    """`customer-ml run` on a config of `settings` in `folder` (outputs in folder/out)."""
+    (folder / "c.yaml").write_text(settings + "paths: {out: out, mlruns: mlruns}\n")
+    res = runner.invoke(app, ["run", "-c", str(folder / "c.yaml")], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+
+
 @pytest.mark.slow
 def test_run_on_ids_and_dates_only(tmp_path: Path) -> None:
     """No amounts: predicted_ltv is empty and expected_purchases carries the value."""
@@ -136,14 +143,12 @@ def test_run_on_ids_and_dates_only(tmp_path: Path) -> None:
 
     tx = generate(1200, seed=9, days=600, acquisition_days=300).transactions
     tx[["customer_id", "ts"]].to_csv(tmp_path / "visits.csv", index=False)
-    (tmp_path / "visits.yaml").write_text(
+    _run_with(
+        tmp_path,
         "data: {transactions: {path: visits.csv, columns: {customer_id: customer_id, ts: ts}}}\n"
         "backtest: {n_origins: 1, n_train_cutoffs: 2, n_boot: 20}\n"
-        "tuning: {n_trials: 2, timeout_s: 5, max_rounds: 100}\n"
-        "paths: {out: out, mlruns: mlruns}\n"
+        "tuning: {n_trials: 2, timeout_s: 5, max_rounds: 100}\n",
     )
-    res = runner.invoke(app, ["run", "-c", str(tmp_path / "visits.yaml")], env={"COLUMNS": "200"})
-    assert res.exit_code == 0, res.output
     s = pd.read_parquet(tmp_path / "out" / "scores.parquet")
     assert s["predicted_ltv"].isna().all()
     assert (s["expected_purchases"] >= 0).all() and s["expected_purchases"].std() > 0
@@ -153,14 +158,12 @@ def test_run_on_ids_and_dates_only(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_run_without_bootstrap_intervals(tmp_path: Path) -> None:
     """`backtest.n_boot: 0` skips the intervals: estimates alone in metrics.json and the report."""
-    (tmp_path / "c.yaml").write_text(
+    _run_with(
+        tmp_path,
         "data: {synthetic: {n_customers: 800, with_events: false}}\n"
         "backtest: {n_origins: 1, n_train_cutoffs: 1, n_boot: 0}\n"
-        "tuning: {n_trials: 1, timeout_s: 5, max_rounds: 30}\n"
-        "paths: {out: out, mlruns: mlruns}\n"
+        "tuning: {n_trials: 1, timeout_s: 5, max_rounds: 30}\n",
     )
-    res = runner.invoke(app, ["run", "-c", str(tmp_path / "c.yaml")], env={"COLUMNS": "200"})
-    assert res.exit_code == 0, res.output
     check_contract(tmp_path / "out", 800)
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     summary = pd.DataFrame(metrics["models"]["churn"]["backtest"]["summary"])

@@ -62,23 +62,36 @@ def _space(trial: Any) -> dict[str, Any]:
     }
 
 
-def _ndcg(history: History, rec: Recommender, model: Any, cut: int, task: str, k: int) -> pd.Series:
-    """NDCG@k per customer of `model` ranking the candidates at `cut` against what each
-    bought in (cut, cut + horizon] (customers with a purchase, in customer_id order)."""
-    frame = history.candidates(cut, rec.spec, n=rec.n_candidates)[task]
-    truth = history.future(cut, task=task)
-    if model is None or frame.empty or truth.empty:
-        return pd.Series(dtype=float)
-    top = top_k(frame, np.asarray(model.predict(features(frame), num_threads=1)), k)
-    it = history.interactions(cut)
-    recs = pd.DataFrame(
-        {
-            "customer_id": it.customers[top.cust.to_numpy()],
-            "rank": top["rank"].to_numpy(),
-            "product_id": it.items.product_id.to_numpy()[top.item.to_numpy()],
-        }
-    )
-    return per_customer(recs, truth, k=k)["ndcg"].sort_index()
+@dataclass
+class _Split:
+    """One task's validation candidates at a cut, their ids and the truth (built once)."""
+
+    frame: pd.DataFrame
+    customers: np.ndarray
+    products: np.ndarray
+    truth: pd.DataFrame
+
+    @classmethod
+    def at(cls, history: History, rec: Recommender, cut: int, task: str) -> _Split:
+        it = history.interactions(cut)
+        frame = history.candidates(cut, rec.spec, n=rec.n_candidates)[task]
+        return cls(
+            frame, it.customers, it.items.product_id.to_numpy(), history.future(cut, task=task)
+        )
+
+    def ndcg(self, model: Any, k: int) -> pd.Series:
+        """NDCG@k per customer with a purchase (in customer_id order) of `model`'s ranking."""
+        if model is None or self.frame.empty or self.truth.empty:
+            return pd.Series(dtype=float)
+        top = top_k(self.frame, np.asarray(model.predict(features(self.frame), num_threads=1)), k)
+        recs = pd.DataFrame(
+            {
+                "customer_id": self.customers[top.cust.to_numpy()],
+                "rank": top["rank"].to_numpy(),
+                "product_id": self.products[top.item.to_numpy()],
+            }
+        )
+        return per_customer(recs, self.truth, k=k)["ndcg"].sort_index()
 
 
 def _gain_se(best: dict[str, pd.Series], base: dict[str, pd.Series]) -> float:
@@ -111,6 +124,7 @@ def tune_ranker(
 
     valid, train = cuts[0], cuts[1]
     sets = {t: rec.training_set(history, train, task=t) for t in TASKS}
+    splits = {t: _Split.at(history, rec, valid, t) for t in TASKS}
     rows: list[dict[str, Any]] = []
     per: list[dict[str, pd.Series]] = []
 
@@ -119,7 +133,7 @@ def tune_ranker(
         got = {}
         for task in TASKS:
             model = fit_ranker([sets[task]], params=params, seed=rec.seed)
-            got[task] = _ndcg(history, rec, model, valid, task, k)
+            got[task] = splits[task].ndcg(model, k)
         scores = {t: float(v.mean()) if len(v) else float("nan") for t, v in got.items()}
         mean = float(np.nanmean(list(scores.values())))
         rows.append({**params, **{f"ndcg@{k}.{t}": v for t, v in scores.items()}, "mean": mean})
