@@ -281,6 +281,13 @@ class RecommendConfig(Strict):
 
     n_trials: int = Field(8, ge=0, description="0 = no tuning: the ranker's defaults")
     timeout_s: float = Field(12.0, gt=0, description="stop the study after this many seconds")
+    in_scores: int = Field(
+        3,
+        ge=0,
+        le=50,
+        description="top products per customer in scores and target lists, from "
+        "`customer-ml recommend` as of the same date; 0 = none",
+    )
 
 
 class ScoringConfig(Strict):

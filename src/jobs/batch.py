@@ -31,6 +31,7 @@ from customer_ml.report import build_metrics, build_report
 from customer_ml.scoring.feature_store import build_store
 from customer_ml.scoring.migration import transition_matrix
 from customer_ml.scoring.models import load_models
+from customer_ml.scoring.products import with_top_products
 from customer_ml.scoring.results import JobResult
 from customer_ml.scoring.score import CustomerScorer
 from customer_ml.tracking.backend import experiment_id, model_name, open_store
@@ -50,7 +51,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 MIGRATED = ("segment_name", "value_tier", "lifecycle_stage")
-LIST_COLUMNS = ("tags", "top_reasons", "ltv_reasons")
+LIST_COLUMNS = ("tags", "top_reasons", "ltv_reasons", "top_products")
 
 
 def _has_champion(config: Config, task: str) -> bool:
@@ -179,6 +180,7 @@ def score_job(
     models = load_models(config)
     store = build_store(data, as_of=day, config=config, schema=models.schema)
     scores = CustomerScorer(models, store, config).score_store()
+    scores, recs, recs_info = with_top_products(scores, config, as_of=day)
     folder = Path(out) if out is not None else config.paths.out
     before = _previous(folder)
     moved = migration(before, scores) if before is not None else {}
@@ -190,8 +192,10 @@ def score_job(
         promotions=promotions or {},
         data_profile=data.profile(),
     )
+    if recs_info:
+        metrics["recommendations"] = recs_info
     result = JobResult(
-        folder, day, scores, metrics, models, moved, promotions or {}, features=store.frame
+        folder, day, scores, metrics, models, moved, promotions or {}, store.frame, recs
     )
     html = build_report(result, config=config)
     with atomic_dir(folder) as tmp:

@@ -17,7 +17,7 @@ import pandas as pd
 from customer_ml.data.dataset import Dataset
 from customer_ml.recs.history import History
 from customer_ml.recs.interactions import EPOCH, day_number
-from customer_ml.recs.metrics import summarise
+from customer_ml.recs.metrics import per_customer, summarise
 from customer_ml.recs.recommender import TASKS, Recommender
 
 __all__ = ["METHODS", "Backtest", "backtest_recommenders", "day_date"]
@@ -33,11 +33,13 @@ def day_date(day: int) -> dt.date:
 
 @dataclass
 class Backtest:
-    """Per task and method: recall@k, NDCG@k with 95 % intervals, coverage, customers."""
+    """Per task and method: recall@k, NDCG@k with 95 % intervals, coverage, customers; and
+    per customer judged (`per_customer`'s n_true, hits, recall, ndcg by customer_id)."""
 
     cut: pd.Timestamp
     k: int
     rows: list[dict[str, Any]] = field(default_factory=list)
+    customers: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)
@@ -46,6 +48,17 @@ class Backtest:
         """NDCG@k of `method` on `task`."""
         t = self.table()
         return float(t[(t.task == task) & (t.method == method)][f"ndcg@{self.k}"].iloc[0])
+
+    def hits(self) -> pd.DataFrame:
+        """Each task's champion, per customer judged: task, method, customer_id, n_true,
+        hits, recall, ndcg."""
+        best = {t: self.champion(t) for t in TASKS}
+        parts = [
+            self.customers[(t, m)].reset_index().assign(task=t, method=m)
+            for t, m in best.items()
+            if (t, m) in self.customers
+        ]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     def champion(self, task: str) -> str:
         """The method with the best NDCG@k on the task (the blend wins ties)."""
@@ -83,6 +96,7 @@ def backtest_recommenders(
         truth = history.future(cut, task=task)
         for method in METHODS[task]:
             recs = rec.recommend(k=k, task=task, method=method, reasons=False)
-            m = summarise(recs, truth, k=k, n_items=rec.it_.n_items, n_boot=n_boot)
+            pc = bt.customers[(task, method)] = per_customer(recs, truth, k=k)
+            m = summarise(recs, truth, k=k, n_items=rec.it_.n_items, n_boot=n_boot, pc=pc)
             bt.rows.append({"task": task, "method": method, **m})
     return bt

@@ -40,10 +40,12 @@ def summarise(
     n_items: int,
     n_boot: int = 200,
     seed: int = 0,
+    pc: pd.DataFrame | None = None,
 ) -> dict[str, float]:
     """recall@k and NDCG@k (means over customers with a truth, 95 % bootstrap interval over
-    customers) and coverage; customers with a truth but no recommendation count as misses."""
-    pc = per_customer(recs, truth, k=k)
+    customers) and coverage; customers with a truth but no recommendation count as misses.
+    `pc`: `per_customer(recs, truth, k=k)` when the caller has it already."""
+    pc = per_customer(recs, truth, k=k) if pc is None else pc
     out: dict[str, float] = {"customers": float(len(pc))}
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(pc), (n_boot, len(pc))) if n_boot and len(pc) else None

@@ -8,7 +8,7 @@ import pandas as pd
 from customer_ml.recs.candidates import Basket, CoOccurrence, Generator
 from customer_ml.recs.interactions import Interactions
 
-__all__ = ["explain"]
+__all__ = ["REASON_KINDS", "explain", "reason_kind"]
 
 
 def _times(n: int) -> str:
@@ -68,3 +68,23 @@ def explain(it: Interactions, gens: dict[str, Generator], recs: pd.DataFrame) ->
         for c, d in zip(cycle[rep], since[rep], strict=True)
     ]
     return out
+
+
+#: the kinds of reason `explain` writes, by how their sentences start
+REASON_KINDS = {
+    "you buy this every": "due again (own cycle)",
+    "you bought this once": "bought once before",
+    "bought with": "bought with your products",
+    "often in the same basket": "bought with your products",
+    "customers who buy": "similar customers (ALS)",
+    "popular": "popular now",
+    "new customer": "new customer",
+}
+
+
+def reason_kind(reason: str) -> str:
+    """The kind of a reason sentence (REASON_KINDS), "other" for one it does not know."""
+    for start, kind in REASON_KINDS.items():
+        if reason.startswith(start):
+            return kind
+    return "other"

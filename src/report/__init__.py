@@ -3,9 +3,10 @@
 The report is for a person with five minutes: the key findings first (who the customers are,
 where the value and the risk sit, how good the models are against the baselines, what moved),
 then the data and its cleaning, segments, tags and actions, the churn and LTV backtests of
-every candidate with confidence intervals and plots, and the migration since the previous
-run. One self-contained HTML file: style inline, plots as PNG data URIs, no script, nothing
-fetched (`customer_ml.report.blocks`)."""
+every candidate with confidence intervals and plots, the migration since the previous
+run, and the recommendations when `recommend` ran for the same date. One self-contained HTML
+file: style inline, plots as PNG data URIs, no script, nothing fetched
+(`customer_ml.report.blocks`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from customer_ml.config import Config
 from customer_ml.report.blocks import card, esc, kpis, page
 from customer_ml.report.history import history_section
 from customer_ml.report.metrics import build_metrics
+from customer_ml.report.recs import recs_section
 from customer_ml.report.sections import (
     backtest_section,
     data_section,
@@ -71,6 +73,10 @@ def build_report(result: JobResult, *, config: Config) -> str:
         "ltv": "Lifetime value",
         "migration": "Migration",
     }
+    if result.recs is not None:
+        segments = s.set_index(s["customer_id"].astype(str))["segment_name"]
+        body.append(recs_section(result.recs, segments))
+        nav["recommendations"] = "Recommendations"
     over_time = _history(config)
     if over_time:
         body.append(over_time)

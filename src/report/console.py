@@ -65,6 +65,14 @@ def print_job(result: Any, *, console: Console) -> None:
     console.print(table)
     actions = s["recommended_action"].value_counts()
     console.print("actions: " + ", ".join(f"{k} {v:,}" for k, v in actions.items()))
+    recs = result.metrics.get("recommendations") or {}
+    if "note" in recs:
+        console.print(f"[yellow]note:[/yellow] {recs['note']}")
+    elif recs:
+        console.print(
+            f"top_products: {recs['k']} per customer from the recommendations as of "
+            f"{recs['as_of']} (champion {recs['champion']})"
+        )
     console.print(
         f"wrote {result.out.resolve()}: scores.parquet, scores.csv, metrics.json, report.html"
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from customer_ml.recs.published import Published
 from customer_ml.scoring.models import Models
 
 __all__ = ["JobResult"]
@@ -27,3 +28,4 @@ class JobResult:
     migration: dict[str, pd.DataFrame] = field(default_factory=dict)
     promotions: dict[str, str] = field(default_factory=dict)
     features: pd.DataFrame | None = field(default=None, repr=False)  # the feature store frame
+    recs: Published | None = field(default=None, repr=False)  # recommendations as of as_of

@@ -33,7 +33,8 @@ def target_list(
     actions of `playbook`; written to folder/target_<playbook>.csv with a `group` column
     (config.monitoring.control_share of the list held out as `control`, by a hash of the
     customer id and the campaign name <playbook>-<as_of>), and as a campaign folder
-    <folder>-campaigns/<playbook>-<as_of>/ (list.csv + campaign.json) that `measure` reads. The
+    <folder>-campaigns/<playbook>-<as_of>/ (list.csv + campaign.json) that `measure` reads.
+    With recommendations in the scores, each row has its `top_products` too. The
     campaign folder lives beside the scores' folder, since a later run replaces that whole."""
     path = folder / "scores.parquet"
     if not path.is_file():
@@ -44,7 +45,10 @@ def target_list(
         raise DataError(str(err.args[0])) from None
     s = pd.read_parquet(path)
     s[["recommended_action", "action_channel"]] = apply_playbook(s, rules)
-    ranked = s.sort_values("value_at_risk", ascending=False, kind="stable")[TARGET_COLUMNS]
+    cols = TARGET_COLUMNS + (["top_products"] if "top_products" in s else [])
+    ranked = s.sort_values("value_at_risk", ascending=False, kind="stable")[cols]
+    if "top_products" in ranked:  # lists as in scores.csv
+        ranked["top_products"] = ranked["top_products"].map(" | ".join)
     as_of = scores_as_of(folder)
     share = config.monitoring.control_share
     campaign = f"{playbook}-{as_of}"

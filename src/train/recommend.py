@@ -20,6 +20,7 @@ from customer_ml.files import atomic_file, write_parquet
 from customer_ml.recs.evaluate import Backtest, backtest_recommenders
 from customer_ml.recs.history import History
 from customer_ml.recs.interactions import require_products
+from customer_ml.recs.published import HITS, METRICS, SERVING, recs_folder
 from customer_ml.recs.recommender import Recommender
 from customer_ml.recs.tuning import RankerTuning
 from customer_ml.tracking.backend import experiment_id, open_store
@@ -44,12 +45,6 @@ class RecommendResult:
     version: str = ""  # of <project>-recs in the MLflow registry
 
 
-def recs_folder(config: Config) -> Path:
-    """Where recommendations live: beside the run outputs (a run replaces its folder whole)."""
-    out = config.paths.out
-    return out.with_name(f"{out.name}-recs")
-
-
 def serving_table(rec: Recommender, methods: dict[str, str], *, k: int = SERVED_K) -> pd.DataFrame:
     """What the service answers from: each customer's top `k` per task by that task's
     champion, with the product's category, and the popularity list under customer_id ''
@@ -64,6 +59,36 @@ def serving_table(rec: Recommender, methods: dict[str, str], *, k: int = SERVED_
     out = pd.concat(parts, ignore_index=True)
     out["category"] = out.product_id.map(cats).astype("str")
     return out
+
+
+def _publish(
+    config: Config, served: pd.DataFrame, bt: Backtest | None, *, out: Path, k: int
+) -> None:
+    """The serving table, the backtest (also beside `out` as <out>.metrics.json when `out` is
+    elsewhere) and its per-customer hits into the config's recommendations folder; a run
+    without a backtest removes the previous one's, so the folder never mixes two runs."""
+    folder = recs_folder(config)
+    with atomic_file(folder / SERVING) as tmp:
+        write_parquet(served, tmp)
+    if bt is None:
+        for name in (METRICS, HITS):
+            (folder / name).unlink(missing_ok=True)
+        return
+    metrics = json.dumps(
+        {
+            "cut": str(bt.cut.date()),
+            "k": k,
+            "champion": {t: bt.champion(t) for t in ("all", "new")},
+            "backtest": bt.table().to_dict(orient="records"),
+        },
+        indent=2,
+    )
+    beside = [] if out.parent.resolve() == folder.resolve() else [out.with_suffix(".metrics.json")]
+    for path in [folder / METRICS, *beside]:
+        with atomic_file(path) as tmp:
+            tmp.write_text(metrics)
+    with atomic_file(folder / HITS) as tmp:
+        write_parquet(bt.hits(), tmp)
 
 
 def _log_run(config: Config, result: RecommendResult, *, as_of: dt.date, task: str, k: int) -> str:
@@ -186,21 +211,7 @@ def recommend_job(
     recs = mine[["customer_id", "rank", "product_id", "score", "reason"]].reset_index(drop=True)
     with atomic_file(out) as tmp:
         write_parquet(recs, tmp)
-    with atomic_file(recs_folder(config) / "serving.parquet") as tmp:
-        write_parquet(served.assign(as_of=str(as_of)), tmp)
-    if bt is not None:
-        with atomic_file(out.with_suffix(".metrics.json")) as tmp:
-            tmp.write_text(
-                json.dumps(
-                    {
-                        "cut": str(bt.cut.date()),
-                        "k": k,
-                        "champion": {t: bt.champion(t) for t in ("all", "new")},
-                        "backtest": bt.table().to_dict(orient="records"),
-                    },
-                    indent=2,
-                )
-            )
+    _publish(config, served.assign(as_of=str(as_of)), bt, out=out, k=k)
     result = RecommendResult(recs, bt, champion, rec, out, warning, tuned.tuning_)
     if track:
         _log_run(config, result, as_of=as_of, task=task, k=k)

@@ -227,3 +227,49 @@ def mlflow_lightgbm_load(uri: str):  # type: ignore[no-untyped-def]
     import mlflow.lightgbm
 
     return mlflow.lightgbm.load_model(uri)
+
+
+@pytest.mark.slow
+def test_scores_and_target_lists_carry_the_top_products(tmp_path, baskets: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    """`recommend` then `run` as of the same date: top_products in scores and target lists,
+    and a recommendations section in the report; recommendations of another date are not
+    mixed in."""
+    from tests.test_run import check_contract
+
+    baskets.to_csv(tmp_path / "tx.csv", index=False)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "data:\n  transactions:\n    path: tx.csv\n    columns: {customer_id: customer_id, ts: ts,"
+        " amount: amount, product_id: product_id, category: category, order_id: order_id}\n"
+        "horizon_days: 60\ncleaning: {merge_same_day: false}\n"
+        "backtest: {n_origins: 1, n_train_cutoffs: 2, n_boot: 20}\n"
+        "tuning: {n_trials: 2, timeout_s: 5, max_rounds: 100}\n"
+        "recommend: {n_trials: 2, timeout_s: 20, in_scores: 4}\n"
+        "paths: {out: out, mlruns: mlruns}\n"
+    )
+    env = {"COLUMNS": "200"}
+    end = str(baskets.ts.max().date())
+    for args in (["recommend", "--as-of", end], ["run", "--as-of", end], ["target"]):
+        res = CliRunner().invoke(app, [*args, "-c", str(cfg)], env=env)
+        assert res.exit_code == 0, res.output
+    recs = pd.read_parquet(tmp_path / "out-recs" / "recs.parquet")
+    mine = recs[recs["rank"] <= 4].groupby("customer_id").product_id.agg(list)
+    s = pd.read_parquet(tmp_path / "out" / "scores.parquet").set_index("customer_id")
+    assert s["top_products"].map(list).to_dict() == mine.to_dict()  # the champion's top 4
+    check_contract(tmp_path / "out", baskets.customer_id.nunique())
+    target = next((tmp_path / "out").glob("target_*.csv"))
+    t = pd.read_csv(target, dtype={"customer_id": str}).set_index("customer_id")
+    assert (t["top_products"] == mine.loc[t.index].map(" | ".join)).all()
+    html = (tmp_path / "out" / "report.html").read_text()
+    section = html[html.index("id='recommendations'") :]
+    assert section.count("data:image/png") >= 2 and "champion" in section
+    hits = pd.read_parquet(tmp_path / "out-recs" / "hits.parquet")
+    assert set(hits.task) == {"all", "new"} and hits.recall.between(0, 1).all()
+    # recommendations as of an earlier date: scores without top_products, and a note why
+    earlier = str((baskets.ts.max() - pd.Timedelta(days=20)).date())
+    res = CliRunner().invoke(app, ["recommend", "--as-of", earlier, "-c", str(cfg)], env=env)
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(app, ["score", "--as-of", end, "-c", str(cfg)], env=env)
+    assert res.exit_code == 0 and f"as of {earlier}, not {end}" in res.output, res.output
+    assert "top_products" not in pd.read_parquet(tmp_path / "out" / "scores.parquet")
+    assert "id='recommendations'" not in (tmp_path / "out" / "report.html").read_text()
