@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from customer_ml.jobs.batch import JobResult, promote_model, run_job, score_job, train_models
     from customer_ml.monitoring.cycle import Cycle, cycle_job
     from customer_ml.monitoring.monitor import Monitoring, monitor
+    from customer_ml.recs.evaluate import Backtest, backtest_recommenders
+    from customer_ml.recs.recommender import Recommender
+    from customer_ml.recs.synthetic import generate_baskets
     from customer_ml.scoring.campaign import measure_campaign
     from customer_ml.scoring.feature_store import FeatureStore, build_store, read_store
     from customer_ml.scoring.migration import migration_figure, transition_matrix
@@ -44,6 +47,7 @@ if TYPE_CHECKING:
     from customer_ml.scoring.score import CustomerScorer, score
     from customer_ml.scoring.targets import target_list
     from customer_ml.train.jobs import evaluate_baselines, train_task
+    from customer_ml.train.recommend import RecommendResult, recommend_job
     from customer_ml.train.segments import Segmentation, choose_segments
 
 _LAZY = {
@@ -77,9 +81,16 @@ _LAZY = {
     "cycle_job": "customer_ml.monitoring.cycle",
     "Cycle": "customer_ml.monitoring.cycle",
     "measure_campaign": "customer_ml.scoring.campaign",
+    "Recommender": "customer_ml.recs.recommender",
+    "Backtest": "customer_ml.recs.evaluate",
+    "backtest_recommenders": "customer_ml.recs.evaluate",
+    "generate_baskets": "customer_ml.recs.synthetic",
+    "recommend_job": "customer_ml.train.recommend",
+    "RecommendResult": "customer_ml.train.recommend",
 }
 
 __all__ = [
+    "Backtest",
     "CleaningReport",
     "Config",
     "ConfigError",
@@ -91,8 +102,11 @@ __all__ = [
     "JobResult",
     "Models",
     "Monitoring",
+    "RecommendResult",
+    "Recommender",
     "Segmentation",
     "SyntheticData",
+    "backtest_recommenders",
     "build_labels",
     "build_snapshot",
     "build_store",
@@ -106,6 +120,7 @@ __all__ = [
     "feature_catalogue",
     "from_frames",
     "generate",
+    "generate_baskets",
     "load_config",
     "load_data",
     "load_models",
@@ -115,6 +130,7 @@ __all__ = [
     "parse_config",
     "promote_model",
     "read_store",
+    "recommend_job",
     "run_job",
     "score",
     "score_job",

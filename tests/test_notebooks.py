@@ -17,9 +17,11 @@ from tests.conftest import REPO, SHARED_DATA
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 CELL_TIMEOUT_S = 600
 # images each notebook must show (plots people look at rather than read)
-MIN_IMAGES = {"01_quickstart": 2, "02_segments": 3, "03_churn_and_ltv": 4, "05_monitoring": 4}
+MIN_IMAGES = {"01_quickstart": 2, "02_segments": 3, "03_churn_and_ltv": 4}
+MIN_IMAGES |= {"04_recommendations": 3, "05_monitoring": 4}
 # where each notebook's MLflow store is (02 trains segments in memory only)
 STORES = {"02_segments": None, "05_monitoring": "out/monitoring/mlruns"}
+STORES["04_recommendations"] = "out/recommendations/mlruns"
 
 
 def test_every_notebook_is_there() -> None:
