@@ -13,8 +13,10 @@
    the throughput.
 2. HTTP: a real `bentoml serve` on a free loopback port; one-customer POST /score at a fixed
    --rate (open loop, requests sent on schedule whatever the replies) for --seconds: p50/p99
-   latency and errors, with the API key check on (Authorization: Bearer); then closed-loop
-   clients for the maximum sustained requests/s with no errors. Results go to
+   latency and errors, with the API key check on (Authorization: Bearer); one-customer POST
+   /recommend (top 10) the same way (after `customer-ml recommend` for the config when it has
+   no recommendations yet); then closed-loop clients for the maximum sustained requests/s
+   with no errors. Results go to
    bench/results/serve.json.
 """
 
@@ -123,8 +125,21 @@ def median_rate(run: Callable[[], Any], n: int, repeat: int = 3) -> tuple[float,
     return float(np.median(rates)), rates
 
 
+def score_body(cid: str) -> tuple[str, dict[str, Any]]:
+    return "/score", {"customers": [{"customer_id": cid}]}
+
+
+def recommend_body(cid: str) -> tuple[str, dict[str, Any]]:
+    return "/recommend", {"request": {"customer_id": cid, "k": 10}}
+
+
 async def open_loop(
-    url: str, ids: list[str], rate: float, seconds: float, headers: dict[str, str]
+    url: str,
+    ids: list[str],
+    rate: float,
+    seconds: float,
+    headers: dict[str, str],
+    body: Callable[[str], tuple[str, dict[str, Any]]] = score_body,
 ) -> dict[str, float]:
     lat: list[float] = []
     errors = 0
@@ -134,7 +149,8 @@ async def open_loop(
             nonlocal errors
             t = time.perf_counter()
             try:
-                r = await client.post("/score", json={"customers": [{"customer_id": cid}]})
+                path, payload = body(cid)
+                r = await client.post(path, json=payload)
                 errors += r.status_code != 200
             except httpx.HTTPError:
                 errors += 1
@@ -239,6 +255,29 @@ def main() -> None:
     args.out.write_text(json.dumps(result, indent=2))
 
 
+def recommendations(config_path: Path) -> bool:
+    """Run `customer-ml recommend` for the config when it has products and no
+    recommendations yet (the service loads them at start-up); whether it has them now."""
+    from customer_ml.config import load_config
+    from customer_ml.data.load import load_data
+    from customer_ml.errors import DataError
+    from customer_ml.recs.published import SERVING, recs_folder
+    from customer_ml.scoring.feature_store import read_store
+    from customer_ml.train.recommend import recommend_job
+
+    cfg = load_config(config_path)
+    folder = recs_folder(cfg)
+    if (folder / SERVING).is_file():
+        return True
+    as_of = read_store(cfg.paths.out).as_of  # the demo's scoring date
+    try:
+        recommend_job(cfg, load_data(cfg), as_of=as_of, out=folder / "recs.parquet", n_boot=0)
+    except DataError as err:  # no product_id mapped: no /recommend to measure
+        print(f"no /recommend benchmark: {err}")
+        return False
+    return True
+
+
 def http(args: argparse.Namespace) -> dict[str, object]:
     from customer_ml.config import load_config
 
@@ -250,6 +289,7 @@ def http(args: argparse.Namespace) -> dict[str, object]:
     key = {"CUSTOMER_ML_API_KEY": "bench-" + os.urandom(8).hex()}
     headers = {"Authorization": f"Bearer {key['CUSTOMER_ML_API_KEY']}"}
     result: dict[str, object] = {"api_key_check": True}
+    has_recs = recommendations(args.config)
     proc, url = start_service(args.config.resolve(), env=key, timeout_s=120)
     try:
         asyncio.run(open_loop(url, ids, 5, 3, headers))  # warm-up
@@ -257,6 +297,11 @@ def http(args: argparse.Namespace) -> dict[str, object]:
             asyncio.run(open_loop(url, ids, rate, args.seconds, headers))
             for rate in (10, args.rate)
         ]
+        if has_recs:  # POST /recommend (top 10, a known customer) at the same rate
+            asyncio.run(open_loop(url, ids, 5, 3, headers, recommend_body))
+            result["recommend_open_loop"] = asyncio.run(
+                open_loop(url, ids, args.rate, args.seconds, headers, recommend_body)
+            )
         result["http_max"] = max(
             (asyncio.run(closed_loop(url, ids, c, 8, headers)) for c in (1, 2, 4)),
             key=lambda r: r["requests_per_s"] if r["errors"] == 0 else -1,

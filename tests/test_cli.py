@@ -98,3 +98,6 @@ def test_demo_runs_end_to_end_on_a_small_config(tmp_path: Path) -> None:
         assert f"demo-test-{task}: v1 promoted to champion" in result.output
     assert (tmp_path / "out" / "report.html").is_file()
     assert (tmp_path / "mlruns" / "mlflow.db").is_file()
+    assert "all products: " in result.output  # recommendations first, then in the scores
+    assert "top_products" in pd.read_parquet(tmp_path / "out" / "scores.parquet")
+    assert "id='recommendations'" in (tmp_path / "out" / "report.html").read_text()
