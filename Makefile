@@ -12,7 +12,7 @@ export DO_NOT_TRACK := 1
 # cache bytecode: the stack imports ~3,000 modules, compiling them costs ~13 s per process
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: demo test lint typecheck pytest clean install bench bench-100m bench-serve bench-recs bench-segments \
+.PHONY: demo test lint typecheck pytest clean install bench bench-100m bench-serve bench-recs bench-quality bench-segments \
 	bench-service-fuzz bench-spark serve chromium notebooks
 
 $(STAMP): pyproject.toml
@@ -69,6 +69,11 @@ bench-service-fuzz: $(STAMP)
 # recommendations: every candidate and the champion on Online Retail and planted affinities
 bench-recs: $(STAMP)
 	$(BIN)/python bench/recs.py
+
+# the trained champion against every simple peer on CDNOW, Online Retail, Telco and synthetic
+# data (the project's own backtest, paired differences); writes docs/quality.md
+bench-quality: $(STAMP)
+	$(BIN)/python bench/quality.py
 
 # the default engine vs Spark local[*], 10M transactions: features and scoring (not 100M here)
 bench-spark: $(STAMP)

@@ -25,7 +25,7 @@ ARGS = [  # no sandbox as root; no calls home from a closed network
     "--disable-sync",
     "--no-first-run",
 ]
-SECTIONS = ("summary", "data", "segments", "tags", "churn", "ltv", "migration")
+SECTIONS = ("summary", "data", "segments", "tags", "churn", "ltv", "migration", "recommendations")
 
 
 def _chromium() -> str:
@@ -38,11 +38,18 @@ def _chromium() -> str:
 
 @pytest.fixture(scope="module")
 def report(trained, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
-    """A scoring folder scored twice, so that the report has a migration section."""
+    """A scoring folder scored twice, so that the report has a migration section, the second
+    time with recommendations as of the same date."""
+    from customer_ml.data.load import load_data
+    from customer_ml.recs.published import recs_folder
+    from customer_ml.train.recommend import recommend_job
+
     path, result = trained
     cfg = load_config(path)
     out = tmp_path_factory.mktemp("report") / "scores"
     score_job(cfg, as_of=result.as_of - pd.Timedelta(days=120), out=out)
+    recs = recs_folder(cfg) / "recs.parquet"
+    recommend_job(cfg, load_data(cfg), as_of=result.as_of, out=recs, n_boot=20)
     return out, score_job(cfg, as_of=result.as_of, out=out)
 
 
