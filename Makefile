@@ -50,6 +50,7 @@ test: lint typecheck pytest
 # benchmarks (not part of the tests): figures go to bench/results/*.json and the README
 bench: $(STAMP)
 	$(BIN)/python bench/snapshot.py --rows 1M,10M
+	$(BIN)/python bench/cold.py --rows 10M
 	$(BIN)/python bench/btyd.py
 
 bench-100m: $(STAMP)
