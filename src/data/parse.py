@@ -44,18 +44,36 @@ class RawTable:
         return f"row {row} (line {row + self.line_offset})"
 
     def check(
-        self, con: duckdb.DuckDBPyConnection, table: str, bad: str, what: str, value: str
+        self,
+        con: duckdb.DuckDBPyConnection,
+        table: str,
+        bad: str,
+        what: str,
+        value: str,
+        *,
+        from_raw: bool = False,
     ) -> None:
         """Raise if any row of `table` meets SQL condition `bad`; name the first such row.
 
-        `value` is an SQL expression for the original value shown in the message.
+        `value` is an SQL expression for the original value shown in the message, over
+        `table`'s columns, or with `from_raw` over this raw table's (looked up by row, so
+        that `table` need not carry the original text of every row).
         """
         n_bad = fetch_one(con, f"SELECT count(*) FROM {table} WHERE {bad}")
         if not n_bad[0]:
             return
+        shown = "NULL" if from_raw else value
         first = con.execute(
-            f"SELECT _row, {value} FROM {table} WHERE {bad} ORDER BY _row LIMIT 3"
+            f"SELECT _row, {shown} FROM {table} WHERE {bad} ORDER BY _row LIMIT 3"
         ).fetchall()
+        if from_raw:
+            rows = ", ".join(str(int(r)) for r, _ in first)
+            found = dict(
+                con.execute(
+                    f"SELECT rowid + 1, {value} FROM {quote(self.name)} WHERE rowid + 1 IN ({rows})"
+                ).fetchall()
+            )
+            first = [(r, found.get(r)) for r, _ in first]
         more = "".join(f"; {self.locate(int(r))}: {v!r}" for r, v in first[1:])
         raise DataError(
             f"{self.where}: {what} at {self.locate(int(first[0][0]))}: value {first[0][1]!r}"

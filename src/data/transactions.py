@@ -29,14 +29,11 @@ def _typed_select(
         "rowid + 1 AS _row",
         f"{id_expr(cols.customer_id, types[cols.customer_id])} AS customer_id",
         f"{ts_expr(cols.ts, types[cols.ts], ts_format)} AS ts",
-        f"CAST({quote(cols.ts)} AS VARCHAR) AS _ts_raw",
     ]
     present: list[str] = []
     amount = amount_expr(cols.amount, cols.unit_price, cols.quantity, types, decimal)
     if amount is not None:
-        src = [c for c in (cols.amount, cols.unit_price, cols.quantity) if c]
-        raw_text = " || ' x ' || ".join(f"coalesce(CAST({quote(c)} AS VARCHAR), '')" for c in src)
-        parts += [f"{amount} AS amount", f"{raw_text} AS _amount_raw"]
+        parts.append(f"{amount} AS amount")
         present.append("amount")
     if cols.quantity:
         parts.append(f"{number_expr(cols.quantity, types[cols.quantity], decimal)} AS quantity")
@@ -52,6 +49,12 @@ def _typed_select(
     else:
         parts.append("false AS _dup")
     return f"SELECT {', '.join(parts)} FROM {quote(raw.name)}", present
+
+
+def _raw_text(*columns: str | None) -> str:
+    """The original text of the amount's source columns (``price x quantity``)."""
+    src = [c for c in columns if c]
+    return " || ' x ' || ".join(f"coalesce(CAST({quote(c)} AS VARCHAR), '')" for c in src)
 
 
 def _is_return(present: list[str], cleaning: CleaningConfig) -> str:
@@ -117,7 +120,8 @@ def build_transactions(
             "_tx",
             "ts IS NULL",
             f"unparseable timestamp in column {cols.ts!r}{hint}",
-            "_ts_raw",
+            f"CAST({quote(cols.ts)} AS VARCHAR)",
+            from_raw=True,
         )
     if "amount" in present:
         col = cols.amount or f"{cols.unit_price} x {cols.quantity}"
@@ -127,7 +131,8 @@ def build_transactions(
             "(amount IS NULL OR NOT isfinite(amount)) AND NOT _dup"
             + (" AND ts IS NOT NULL" if cleaning.drop_bad_timestamps else ""),
             f"non-numeric, missing or NaN amount in column {col!r}",
-            "_amount_raw",
+            _raw_text(cols.amount, cols.unit_price, cols.quantity),
+            from_raw=True,
         )
     if not cleaning.drop_missing_customer_id:
         raw.check(

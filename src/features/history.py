@@ -26,8 +26,12 @@ A row without an order id is an order of its own.
 
 from __future__ import annotations
 
+import numpy as np
+import pyarrow as pa
+
 from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import fetch_one
+from customer_ml.features.rowflags import purchase_flags
 
 __all__ = [
     "CUSTOMERS",
@@ -109,30 +113,146 @@ def _exists(data: Dataset) -> bool:
 
 
 def prepare_history(data: Dataset) -> str:
-    """Create table ``history`` from ``transactions`` (once per Dataset); return its name."""
+    """Create table ``history`` from ``transactions`` (once per Dataset); return its name.
+
+    One sort by customer and time; the row flags are then computed by chunk of customers
+    (:mod:`customer_ml.features.rowflags` and hash aggregates for the first rows of each
+    order, product and category), so memory stays bounded by the chunk, not the history.
+    """
     if data.history_ready and _exists(data):
         return HISTORY
     cols = set(data.tx_columns)
     extra = f", {ORDER}" if "order_id" in cols else ""
     unit = purchase_unit(cols, merge_same_day=data.merge_same_day)
     passthrough = [c for c in PASSTHROUGH if c in cols]
-    derived = derived_columns(cols, unit)
     coded = [c for c in _CODED if c in cols]
     _create_codes(data, coded)
     codes = [f"coalesce({c}_code, 0) AS {c}_code" for c in coded]
     joins = " ".join(f"LEFT JOIN {_CODED[c]} USING ({c})" for c in coded)
     keep = ", ".join(["cust", "customer_id", "ts", "day", *passthrough, *codes, "is_return"])
+    key = {"day": "day", "_order": "hash(_order)", "_r": "NULL"}[unit]
     data.con.execute(
-        f"""CREATE OR REPLACE TABLE {HISTORY} AS
-        SELECT {keep}, CAST(isodow(day) AS TINYINT) AS dow, {", ".join(derived)}
+        f"""CREATE OR REPLACE TABLE {_SORTED} AS
+        SELECT {keep}, CAST(isodow(day) AS TINYINT) AS dow, {key} AS _unit
         FROM (SELECT *, CAST(ts AS DATE) AS day{extra}
               FROM (SELECT *, rowid AS _r FROM transactions) JOIN {CUSTOMERS} USING (customer_id)
               {joins})
-        WINDOW wp AS (PARTITION BY customer_id, is_return ORDER BY ts, _r)
-        ORDER BY customer_id, ts, _r"""
+        ORDER BY cust, ts, _r"""
     )
+    try:
+        _write_flags(data, cols, unit)
+        flags = ", ".join(f"_f.{n}" for n in _flag_names(cols))
+        data.con.execute(
+            f"""CREATE OR REPLACE TABLE {HISTORY} AS
+            SELECT s.* EXCLUDE (_unit), {flags}
+            FROM {_SORTED} AS s POSITIONAL JOIN {_FLAGS} AS _f"""
+        )
+    finally:
+        data.con.execute(f"DROP TABLE IF EXISTS {_SORTED}")
+        data.con.execute(f"DROP TABLE IF EXISTS {_FLAGS}")
     data.history_ready = True
     return HISTORY
+
+
+_SORTED = "_history_sorted"
+_FLAGS = "_history_flags"
+CHUNK_ROWS = 4_000_000  # rows per chunk of customers whose flags are computed together
+
+
+def _flag_names(cols: set[str]) -> list[str]:
+    """The flag columns, in the order of :func:`derived_columns`."""
+    names = ["new_purchase", "gap", "first_purchase"]
+    names += ["amount_sq"] if "amount" in cols else []
+    names += ["new_order"] if "order_id" in cols else []
+    pairs = (("product_id", "new_product"), ("category", "new_category"))
+    return names + [n for c, n in pairs if c in cols]
+
+
+def _chunks(data: Dataset) -> list[tuple[int, int, int]]:
+    """(first customer, end customer, first row) of chunks of about CHUNK_ROWS rows."""
+    counts = data.con.execute(
+        f"SELECT count(*) AS n FROM {_SORTED} GROUP BY cust ORDER BY cust"
+    ).fetchnumpy()["n"]
+    ends = np.cumsum(counts)
+    out: list[tuple[int, int, int]] = []
+    first = 0
+    while first < len(counts):
+        row = int(ends[first - 1]) if first else 0
+        end = int(np.searchsorted(ends, row + CHUNK_ROWS, side="right"))
+        end = max(end, first + 1)
+        out.append((first, end, row))
+        first = end
+    return out
+
+
+def _firsts(data: Dataset, where: str, by: str, row: int, n: int) -> np.ndarray:
+    """Flag, per row of the chunk, the first row of each (customer, `by`) group."""
+    pos = data.con.execute(
+        f"SELECT min(rowid) AS p FROM {_SORTED} WHERE {where} GROUP BY cust, {by}"
+    ).fetchnumpy()["p"]
+    flag = np.zeros(n, dtype=bool)
+    flag[np.asarray(pos, dtype=np.int64) - row] = True
+    return flag
+
+
+def _write_flags(data: Dataset, cols: set[str], unit: str) -> None:
+    """Table ``_history_flags``: the flags of ``_history_sorted``'s rows, in its order."""
+    con = data.con
+    fetch = ["cust", "is_return", "CAST(day - DATE '1970-01-01' AS INTEGER) AS day"]
+    fetch += ["_unit"] if unit != "_r" else []
+    fetch += ["amount"] if "amount" in cols else []
+    fetch += ["order_id IS NULL AS no_order"] if "order_id" in cols else []
+    for k, (lo, hi, row) in enumerate(_chunks(data)):
+        where = f"cust >= {lo} AND cust < {hi}"
+        arrays = con.execute(f"SELECT {', '.join(fetch)} FROM {_SORTED} WHERE {where}").fetchnumpy()
+        n = len(arrays["cust"])
+        is_return = np.asarray(arrays["is_return"], dtype=bool)
+        firsts: dict[str, np.ndarray] = {}
+        if "order_id" in cols:
+            # a row without an order id is an order of its own
+            firsts["new_order"] = _firsts(
+                data, f"{where} AND NOT is_return AND order_id IS NOT NULL", "order_id", row, n
+            ) | (np.asarray(arrays["no_order"], dtype=bool) & ~is_return)
+        for c, name in (("product_id", "new_product"), ("category", "new_category")):
+            if c in cols:
+                firsts[name] = _firsts(data, where, c, row, n)
+        flags = purchase_flags(
+            np.asarray(arrays["cust"]),
+            is_return,
+            np.asarray(arrays["day"]),
+            np.asarray(arrays["_unit"]) if unit != "_r" else None,
+            np.asarray(arrays["amount"], dtype=np.float64) if "amount" in cols else None,
+            _groups(data, unit, where, firsts.get("new_order")),
+        )
+        flags.update(firsts)
+        gap = flags["gap"]
+        table = pa.table(
+            {
+                name: pa.array(gap, mask=gap < 0) if name == "gap" else flags[name]
+                for name in _flag_names(cols)
+            }
+        )
+        con.register("_flags_chunk", table)
+        try:
+            verb = f"CREATE OR REPLACE TABLE {_FLAGS} AS" if k == 0 else f"INSERT INTO {_FLAGS}"
+            con.execute(f"{verb} SELECT * FROM _flags_chunk")
+        finally:
+            con.unregister("_flags_chunk")
+
+
+def _groups(
+    data: Dataset, unit: str, where: str, new_order: np.ndarray | None
+) -> tuple[int | None, int | None]:
+    """Distinct (customer, unit) groups among the chunk's purchases and returns, None where
+    each is known to be one run of rows (days, as rows are in time order)."""
+    if unit != "_order" or new_order is None:
+        return None, None
+    returns = fetch_one(
+        data.con,
+        f"SELECT count(*) FROM (SELECT DISTINCT cust, _unit FROM {_SORTED} "
+        f"WHERE {where} AND is_return)",
+    )
+    return int(new_order.sum()), int(returns[0])
 
 
 def _create_codes(data: Dataset, coded: list[str]) -> None:
