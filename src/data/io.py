@@ -1,7 +1,8 @@
 """Reading raw files (CSV of any delimiter, compressed or not, or Parquet) into DuckDB.
 
-The raw table keeps the file's own column names and order of rows, so `rowid + 1` is the data
-row number a user sees in an error. CSV columns are read as text and cast later, so a bad value
+The raw table keeps the file's own column names and order of rows, so its row number + 1
+(``rowid``; for Parquet, read in place through a view, ``file_row_number``) is the data row
+number a user sees in an error. CSV columns are read as text and cast later, so a bad value
 can be reported with its row instead of failing inside the reader.
 """
 
@@ -20,6 +21,7 @@ from customer_ml.errors import DataError
 
 __all__ = [
     "arrow_frame",
+    "drop_raw",
     "fetch_frame",
     "fetch_one",
     "literal",
@@ -120,8 +122,12 @@ def register_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFram
         con.unregister("_frame_view")
 
 
-def read_raw(con: duckdb.DuckDBPyConnection, name: str, source: TableSource) -> int:
-    """Create table `name` from the source file; return its row count.
+PARQUET_ROW = "file_row_number"
+
+
+def read_raw(con: duckdb.DuckDBPyConnection, name: str, source: TableSource) -> str:
+    """Create table (or, for Parquet, view) `name` over the source file; return the SQL of
+    its row number from 0 (``rowid``, or the Parquet reader's ``file_row_number``).
 
     Raises
     ------
@@ -129,14 +135,23 @@ def read_raw(con: duckdb.DuckDBPyConnection, name: str, source: TableSource) -> 
         file missing, unreadable or empty (no data rows).
     """
     path = source.path
+    row = "rowid"
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty")
     try:
         if source.file_format == "parquet":
+            # read in place (no copy of the file's rows), unless the file has a column of
+            # the reader's row-number name
             sql = f"SELECT * FROM read_parquet({literal(path)})"
-            con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS {sql}")
+            names = {str(r[0]) for r in con.execute(f"DESCRIBE {sql}").fetchall()}
+            if PARQUET_ROW in names:
+                con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS {sql}")
+            else:
+                sql = f"SELECT * FROM read_parquet({literal(path)}, {PARQUET_ROW}=true)"
+                con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {sql}")
+                row = PARQUET_ROW
         elif _is_regex_sep(source.read_options.sep):
             register_frame(con, name, _pandas_csv(path, source.read_options))
         else:
@@ -147,10 +162,23 @@ def read_raw(con: duckdb.DuckDBPyConnection, name: str, source: TableSource) -> 
         raise DataError(f"{path}: cannot be read as {source.file_format}: {first}") from None
     n = int(fetch_one(con, f"SELECT count(*) FROM {quote(name)}")[0])
     if n == 0:
+        drop_raw(con, name)
         raise DataError(f"{path}: file is empty (a header but no data rows)")
-    return n
+    return row
+
+
+def drop_raw(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop the raw table or view `name`."""
+    kind = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchall()
+    if kind:
+        con.execute(f"DROP {'VIEW' if kind[0][0] == 'VIEW' else 'TABLE'} {quote(name)}")
 
 
 def header_line_offset(source: TableSource) -> int:
-    """Lines before data row 1 in a CSV file (for 'line N' in messages)."""
+    """Lines before data row 1 in a CSV file (for 'line N' in messages); -1 for Parquet,
+    which has rows but no lines."""
+    if source.file_format == "parquet":
+        return -1
     return source.read_options.skiprows + (1 if source.read_options.header else 0)

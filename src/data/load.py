@@ -17,7 +17,7 @@ from customer_ml.config import (
     TransactionColumns,
 )
 from customer_ml.data.dataset import CleaningReport, Dataset
-from customer_ml.data.io import header_line_offset, read_raw, register_frame
+from customer_ml.data.io import drop_raw, header_line_offset, read_raw, register_frame
 from customer_ml.data.parse import RawTable
 from customer_ml.data.tables import build_customers, build_events
 from customer_ml.data.transactions import OPTIONAL_TX_COLUMNS, build_transactions
@@ -105,8 +105,8 @@ def load_data(config: Config, *, con: duckdb.DuckDBPyConnection | None = None) -
     ds = Dataset(con=con, merge_same_day=config.cleaning.merge_same_day)
     if src.transactions is not None:
         t = src.transactions
-        read_raw(con, "raw_transactions", t)
-        raw = RawTable("raw_transactions", str(t.path), header_line_offset(t))
+        row = read_raw(con, "raw_transactions", t)
+        raw = RawTable("raw_transactions", str(t.path), header_line_offset(t), row)
         ds.tx_columns, ds.cleaning = build_transactions(
             con,
             raw,
@@ -116,11 +116,11 @@ def load_data(config: Config, *, con: duckdb.DuckDBPyConnection | None = None) -
             decimal=t.read_options.decimal,
             personal=t.personal_columns,
         )
-        con.execute("DROP TABLE raw_transactions")
+        drop_raw(con, "raw_transactions")
     if src.customers is not None:
         c = src.customers
-        read_raw(con, "raw_customers", c)
-        raw = RawTable("raw_customers", str(c.path), header_line_offset(c))
+        row = read_raw(con, "raw_customers", c)
+        raw = RawTable("raw_customers", str(c.path), header_line_offset(c), row)
         ds.customer_columns, notes = build_customers(
             con,
             raw,
@@ -131,14 +131,14 @@ def load_data(config: Config, *, con: duckdb.DuckDBPyConnection | None = None) -
             ts_format=c.ts_format,
         )
         ds.cleaning.notes += notes
-        con.execute("DROP TABLE raw_customers")
+        drop_raw(con, "raw_customers")
     if src.events is not None:
         e = src.events
-        read_raw(con, "raw_events", e)
-        raw = RawTable("raw_events", str(e.path), header_line_offset(e))
+        row = read_raw(con, "raw_events", e)
+        raw = RawTable("raw_events", str(e.path), header_line_offset(e), row)
         ds.events_report = build_events(con, raw, e.columns, ts_format=e.ts_format)
         ds.has_events = True
-        con.execute("DROP TABLE raw_events")
+        drop_raw(con, "raw_events")
     return _finish(ds, config.privacy)
 
 

@@ -19,14 +19,16 @@ class RawTable:
     name: str  # DuckDB table holding the file's rows in file order
     where: str  # the file path (or 'transactions frame') shown in messages
     line_offset: int  # lines before data row 1 (header, skipped rows); -1 when not a text file
+    row: str = "rowid"  # SQL for the row number from 0: a table's rowid, a Parquet view's own
 
     def columns(self, con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+        """The file's columns and their DuckDB types, in file order."""
         rows = con.execute(
             "SELECT column_name, data_type FROM information_schema.columns "
             "WHERE table_name = ? ORDER BY ordinal_position",
             [self.name],
         ).fetchall()
-        return {str(c): str(t) for c, t in rows}
+        return {str(c): str(t) for c, t in rows if self.row == "rowid" or c != self.row}
 
     def require(self, con: duckdb.DuckDBPyConnection, mapping: dict[str, str | None]) -> None:
         """Fail with the list of existing columns when a mapped column is missing."""
@@ -70,7 +72,8 @@ class RawTable:
             rows = ", ".join(str(int(r)) for r, _ in first)
             found = dict(
                 con.execute(
-                    f"SELECT rowid + 1, {value} FROM {quote(self.name)} WHERE rowid + 1 IN ({rows})"
+                    f"SELECT {self.row} + 1, {value} FROM {quote(self.name)} "
+                    f"WHERE {self.row} + 1 IN ({rows})"
                 ).fetchall()
             )
             first = [(r, found.get(r)) for r, _ in first]

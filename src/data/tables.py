@@ -70,7 +70,7 @@ def build_customers(
         raw.require(con, {f"attribute {a}": a for a in attributes})
         attrs = [a for a in attributes if a not in personal]
     parts = [
-        "rowid + 1 AS _row",
+        f"{raw.row} + 1 AS _row",
         f"{id_expr(cols.customer_id, types[cols.customer_id])} AS customer_id",
     ]
     if cols.signup_ts:
@@ -140,7 +140,7 @@ def build_events(
     raw.require(con, cols.model_dump())
     types = raw.columns(con)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _ev AS SELECT rowid + 1 AS _row, "
+        f"CREATE OR REPLACE TEMP TABLE _ev AS SELECT {raw.row} + 1 AS _row, "
         f"{id_expr(cols.customer_id, types[cols.customer_id])} AS customer_id, "
         f"{ts_expr(cols.ts, types[cols.ts], ts_format)} AS ts, "
         f"CAST({quote(cols.ts)} AS VARCHAR) AS _ts_raw, "

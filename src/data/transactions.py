@@ -26,7 +26,7 @@ def _typed_select(
 ) -> tuple[str, list[str]]:
     """SELECT that types the raw columns; returns (sql, canonical optional columns present)."""
     parts = [
-        "rowid + 1 AS _row",
+        f"{raw.row} + 1 AS _row",
         f"{id_expr(cols.customer_id, types[cols.customer_id])} AS customer_id",
         f"{ts_expr(cols.ts, types[cols.ts], ts_format)} AS ts",
     ]
@@ -45,7 +45,7 @@ def _typed_select(
             present.append(name)
     if dedupe_on:
         keys = ", ".join(quote(c) for c in dedupe_on)
-        parts.append(f"row_number() OVER (PARTITION BY {keys} ORDER BY rowid) > 1 AS _dup")
+        parts.append(f"row_number() OVER (PARTITION BY {keys} ORDER BY {raw.row}) > 1 AS _dup")
     else:
         parts.append("false AS _dup")
     return f"SELECT {', '.join(parts)} FROM {quote(raw.name)}", present

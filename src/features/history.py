@@ -113,7 +113,7 @@ def _exists(data: Dataset) -> bool:
 
 
 def prepare_history(data: Dataset) -> str:
-    """Create table ``history`` from ``transactions`` (once per Dataset); return its name.
+    """Create view ``history`` from ``transactions`` (once per Dataset); return its name.
 
     One sort by customer and time; the row flags are then computed by chunk of customers
     (:mod:`customer_ml.features.rowflags` and hash aggregates for the first rows of each
@@ -139,23 +139,25 @@ def prepare_history(data: Dataset) -> str:
               {joins})
         ORDER BY cust, ts, _r"""
     )
+    data.con.execute(f"DROP VIEW IF EXISTS {HISTORY}")
     try:
         _write_flags(data, cols, unit)
-        flags = ", ".join(f"_f.{n}" for n in _flag_names(cols))
-        data.con.execute(
-            f"""CREATE OR REPLACE TABLE {HISTORY} AS
-            SELECT s.* EXCLUDE (_unit), {flags}
-            FROM {_SORTED} AS s POSITIONAL JOIN {_FLAGS} AS _f"""
-        )
-    finally:
+    except BaseException:
         data.con.execute(f"DROP TABLE IF EXISTS {_SORTED}")
         data.con.execute(f"DROP TABLE IF EXISTS {_FLAGS}")
+        raise
+    # a view: the rows and their flags side by side, in the same order (no copy of either)
+    flags = ", ".join(f"_f.{n}" for n in _flag_names(cols))
+    data.con.execute(
+        f"""CREATE VIEW {HISTORY} AS SELECT s.* EXCLUDE (_unit), {flags}
+        FROM {_SORTED} AS s POSITIONAL JOIN {_FLAGS} AS _f"""
+    )
     data.history_ready = True
     return HISTORY
 
 
-_SORTED = "_history_sorted"
-_FLAGS = "_history_flags"
+_SORTED = "history_rows"  # the rows in history order, with the purchase unit's key
+_FLAGS = "history_flags"  # their flags, row for row
 CHUNK_ROWS = 4_000_000  # rows per chunk of customers whose flags are computed together
 
 
@@ -196,7 +198,7 @@ def _firsts(data: Dataset, where: str, by: str, row: int, n: int) -> np.ndarray:
 
 
 def _write_flags(data: Dataset, cols: set[str], unit: str) -> None:
-    """Table ``_history_flags``: the flags of ``_history_sorted``'s rows, in its order."""
+    """Table ``history_flags``: the flags of ``history_rows``, row for row."""
     con = data.con
     fetch = ["cust", "is_return", "CAST(day - DATE '1970-01-01' AS INTEGER) AS day"]
     fetch += ["_unit"] if unit != "_r" else []

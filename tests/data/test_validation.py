@@ -155,6 +155,50 @@ def test_parquet_and_no_amount(tmp_path: Path) -> None:
     assert set(ds.table("transactions").customer_id) == {"1", "2"}
 
 
+def parquet_load(tmp_path: Path, frame: pd.DataFrame, **cleaning: object):
+    frame.to_parquet(tmp_path / "tx.parquet")
+    cols = {"customer_id": "cid", "ts": "when", "amount": "value"}
+    cfg = {"data": {"transactions": {"path": "tx.parquet", "columns": cols}}, "cleaning": cleaning}
+    return load_data(parse_config(cfg, base_dir=tmp_path))
+
+
+def test_parquet_errors_name_the_row_and_the_value(tmp_path: Path) -> None:
+    """Parquet is read in place: the row number and the original value still come from it."""
+    frame = pd.DataFrame(
+        {
+            "cid": ["a", "b", "a", "c"],
+            "when": ["2024-01-01", "2024-01-02", "soon", "2024-01-03"],
+            "value": [1.0, 2.0, 3.0, float("nan")],
+        }
+    )
+    with pytest.raises(
+        DataError,
+        match=r"unparseable timestamp in column 'when'.* at row 3: value 'soon' \(1 row in all\)$",
+    ):
+        parquet_load(tmp_path, frame)
+    frame.loc[2, "when"] = "2024-01-04"
+    with pytest.raises(DataError, match=r"NaN amount in column 'value' at row 4: value ''"):
+        parquet_load(tmp_path, frame)
+
+
+def test_parquet_duplicates_and_a_column_named_like_the_row_number(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "cid": ["a", "a", "b"],
+            "when": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-02"]),
+            "value": [5.0, 5.0, 7.0],
+        }
+    )
+    ds = parquet_load(tmp_path, frame, drop_duplicates=True)
+    assert ds.cleaning.rows_kept == 2 and dict(ds.cleaning.steps)["exact duplicate rows"] == 1
+    ds = parquet_load(tmp_path, frame.assign(file_row_number=[7, 8, 9]), drop_duplicates=True)
+    assert ds.cleaning.rows_kept == 3  # the extra column makes the rows differ
+    assert ds.con.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0] >= 1
+    frame.loc[1, "when"] = pd.NaT
+    with pytest.raises(DataError, match=r"at row 2"):
+        parquet_load(tmp_path, frame.assign(file_row_number=[7, 8, 9]))
+
+
 def test_cli_reports_bad_input_and_writes_nothing(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "tx.csv").write_text(GOOD.replace("7\n", "seven\n"))
     (tmp_path / "c.yaml").write_text(
