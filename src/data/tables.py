@@ -143,11 +143,17 @@ def build_events(
         f"CREATE OR REPLACE TEMP TABLE _ev AS SELECT {raw.row} + 1 AS _row, "
         f"{id_expr(cols.customer_id, types[cols.customer_id])} AS customer_id, "
         f"{ts_expr(cols.ts, types[cols.ts], ts_format)} AS ts, "
-        f"CAST({quote(cols.ts)} AS VARCHAR) AS _ts_raw, "
         f"{id_expr(cols.event_type, types[cols.event_type])} AS event_type "
         f"FROM {quote(raw.name)}"
     )
-    raw.check(con, "_ev", "ts IS NULL", f"unparseable timestamp in column {cols.ts!r}", "_ts_raw")
+    raw.check(
+        con,
+        "_ev",
+        "ts IS NULL",
+        f"unparseable timestamp in column {cols.ts!r}",
+        f"CAST({quote(cols.ts)} AS VARCHAR)",
+        from_raw=True,
+    )
     con.execute(
         "CREATE OR REPLACE TABLE events AS SELECT customer_id, ts, event_type FROM _ev "
         "WHERE customer_id IS NOT NULL AND event_type IS NOT NULL ORDER BY ts"

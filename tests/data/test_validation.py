@@ -212,3 +212,19 @@ def test_cli_reports_bad_input_and_writes_nothing(tmp_path: Path, monkeypatch) -
     assert "non-numeric, missing or NaN amount in column 'value'" in result.output
     assert "Traceback" not in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_events_bad_timestamp_names_the_row_and_the_value(tmp_path: Path) -> None:
+    (tmp_path / "tx.csv").write_text(GOOD)
+    (tmp_path / "ev.csv").write_text("cid,when,kind\na,2024-01-01,browse\na,whenever,browse\n")
+    cfg = tx_config(tmp_path / "tx.csv")
+    cfg["data"]["events"] = {
+        "path": str(tmp_path / "ev.csv"),
+        "columns": {"customer_id": "cid", "ts": "when", "event_type": "kind"},
+    }
+    with pytest.raises(
+        DataError,
+        match=r"ev.csv: unparseable timestamp in column 'when' at row 2 \(line 3\): "
+        r"value 'whenever' \(1 row in all\)$",
+    ):
+        load_data(parse_config(cfg, base_dir=tmp_path))
