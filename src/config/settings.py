@@ -259,6 +259,11 @@ class BacktestConfig(Strict):
     n_origins: int = Field(2, ge=1)
     n_train_cutoffs: int = Field(3, ge=1)
     n_boot: int = Field(200, ge=0, description="bootstrap resamples for confidence intervals")
+    ablation: bool = Field(
+        True,
+        description="backtest the feature groups (behaviour, products, attributes) one at a "
+        "time on top of RFM and drop from the learned models those that do not help",
+    )
 
 
 class TuningConfig(Strict):

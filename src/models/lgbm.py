@@ -25,19 +25,48 @@ from customer_ml.models.btyd_features import BTYD_COLUMNS
 from customer_ml.models.cellshap import cell_shap
 from customer_ml.models.scorers import Scorer
 
-__all__ = ["LGBMChurnScorer", "LGBMLTVScorer", "booster_params", "feature_columns"]
+__all__ = [
+    "FEATURE_GROUPS",
+    "LGBMChurnScorer",
+    "LGBMLTVScorer",
+    "booster_params",
+    "feature_columns",
+    "feature_group",
+]
 
 NOT_FEATURES = {"customer_id", "as_of", "churned", "future_purchases", "future_spend"}
 # churn can only rise with the time since the last purchase, all else equal
 MONOTONE_UP = ("recency_days", "gap_ratio")
 
 
-def feature_columns(X: pd.DataFrame, *, btyd: bool) -> list[str]:
+# The groups a backtest ablation adds one at a time to the base (recency, frequency, tenure
+# and money, with the BTYD columns): what each kind of data a user maps buys.
+FEATURE_GROUPS = ("behaviour", "products", "attributes")
+RFM = {"n_purchases", "frequency", "recency_days", "T", "recency"}
+PRODUCTS = ("items_per_order", "n_orders", "distinct_products", "distinct_categories")
+
+
+def feature_group(column: str) -> str:
+    """ "rfm" (the base, BTYD columns included), "products" (orders, quantities, products,
+    categories), "attributes" (the customers table) or "behaviour" (everything else: timing,
+    windows, trends, weekdays, returns, channels, events)."""
+    if column in RFM or column.startswith("monetary_") or column in BTYD_COLUMNS:
+        return "rfm"
+    if column in PRODUCTS or column.startswith("category_share_"):
+        return "products"
+    if column.startswith("attr_") or column == "days_since_signup":
+        return "attributes"
+    return "behaviour"
+
+
+def feature_columns(X: pd.DataFrame, *, btyd: bool, drop: tuple[str, ...] = ()) -> list[str]:
     """Numeric and boolean snapshot columns, less ids, cutoffs and labels (and the BTYD
-    columns unless `btyd`)."""
+    columns unless `btyd`, and the columns of the feature groups in `drop`)."""
     cols = []
     for c in X.columns:
         if c in NOT_FEATURES or (not btyd and c in BTYD_COLUMNS):
+            continue
+        if drop and feature_group(c) in drop:
             continue
         if pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]):
             cols.append(c)
@@ -117,15 +146,17 @@ class LGBMChurnScorer(_BoosterScorer):
         calibration: str = "auto",
         num_boost_round: int = 300,
         seed: int = 0,
+        drop: tuple[str, ...] = (),
     ) -> None:
         self.params = params
         self.btyd = btyd
         self.calibration = calibration
         self.num_boost_round = num_boost_round
         self.seed = seed
+        self.drop = drop
 
     def fit(self, X: pd.DataFrame, y: Any) -> LGBMChurnScorer:
-        self.features_in_ = feature_columns(X, btyd=self.btyd)
+        self.features_in_ = feature_columns(X, btyd=self.btyd, drop=tuple(self.drop))
         y = np.asarray(y, float)
         cuts = sorted(pd.unique(X["as_of"])) if "as_of" in X else []
         self.calibrator_: Any = None
@@ -205,15 +236,17 @@ class LGBMLTVScorer(_BoosterScorer):
         two_part: bool = False,
         num_boost_round: int = 300,
         seed: int = 0,
+        drop: tuple[str, ...] = (),
     ) -> None:
         self.params = params
         self.btyd = btyd
         self.two_part = two_part
         self.num_boost_round = num_boost_round
         self.seed = seed
+        self.drop = drop
 
     def fit(self, X: pd.DataFrame, y: Any) -> LGBMLTVScorer:
-        self.features_in_ = feature_columns(X, btyd=self.btyd)
+        self.features_in_ = feature_columns(X, btyd=self.btyd, drop=tuple(self.drop))
         y = np.clip(np.asarray(y, float), 0, None)
         if not self.two_part:
             self.booster_ = self._train(X, y, objective="tweedie", params=self.params)

@@ -26,6 +26,7 @@ from customer_ml.files import atomic_file
 from customer_ml.models.scorers import Scorer
 from customer_ml.tracking.backend import data_fingerprint, model_name, open_store
 from customer_ml.tracking.pyfunc import ScorerModel
+from customer_ml.train.ablation import ablate, apply_drop
 from customer_ml.train.backtest import (
     Backtest,
     Frames,
@@ -170,9 +171,25 @@ def train_task(
     plan: Plan = frames.plan or settle_plan(
         first_purchase_days(data, as_of=day), config, as_of=day, frames=frames
     )
+    ablation = None
     if candidates is None:
         candidates = baselines(task, has_amount=data.has_amount, horizon_days=config.horizon_days)
-        candidates |= learned(task, tuning=config.tuning, seed=config.seed)
+        models = learned(task, tuning=config.tuning, seed=config.seed)
+        if config.backtest.ablation:
+            ablation = ablate(
+                frames.by_cutoff,
+                plan,
+                task=task,
+                template=next(iter(models.values())),
+                n_train_cutoffs=config.backtest.n_train_cutoffs,
+                progress=progress,
+            )
+        if ablation is not None and ablation.dropped:
+            logging.getLogger(__name__).info(
+                "%s: feature groups dropped by the ablation: %s", task, ablation.dropped
+            )
+            models = apply_drop(models, ablation.dropped)
+        candidates |= models
     cands = dict(candidates)
     if choose is not None and choose not in cands:
         raise ValueError(f"choose={choose!r}: not a candidate ({sorted(cands)})")
@@ -203,7 +220,7 @@ def train_task(
     tuned = scorer.tuned_ if isinstance(scorer, TunedLGBM) else None
     served = scorer.fitted_ if isinstance(scorer, TunedLGBM) else scorer
     model = ScorerModel(served, task=task, horizon_days=config.horizon_days, schema=frames.schema)
-    result = TaskResult(task, day, bt, chosen, model, tuned=tuned)
+    result = TaskResult(task, day, bt, chosen, model, tuned=tuned, ablation=ablation)
     if client is not None:
         publish(
             result,

@@ -69,6 +69,12 @@ def log_run(
     mlflow.log_dict(fingerprint, "data_fingerprint.json")
     mlflow.log_dict(bt.to_dict(), "backtest.json")
     _metrics(result)
+    if result.ablation is not None:
+        ab = result.ablation
+        mlflow.log_dict(ab.to_dict(), "ablation.json")
+        mlflow.log_param("ablation.dropped", ",".join(ab.dropped) or "none")
+        for i, row in enumerate(ab.steps.itertuples()):
+            mlflow.log_metric(f"ablation.{ab.metric}", float(row.score), step=i)
     for name, fig in backtest_figures(bt).items():
         _figure(fig, f"plots/{name}")
     tuned = result.tuned

@@ -127,6 +127,7 @@ def tune(
     task: str,
     config: TuningConfig,
     btyd: bool = True,
+    drop: tuple[str, ...] = (),
     seed: int = 0,
     progress: Progress | None = None,
 ) -> Tuned:
@@ -136,7 +137,7 @@ def tune(
     if config.n_trials == 0:
         return Tuned({})
     objective, metric = OBJECTIVE[task]
-    cols = feature_columns(train, btyd=btyd)
+    cols = feature_columns(train, btyd=btyd, drop=drop)
     dtrain = lgb.Dataset(train[cols].to_numpy(float, na_value=np.nan), label=y_train)
     xv = valid[cols].to_numpy(float, na_value=np.nan)
     dvalid = lgb.Dataset(xv, label=y_valid, reference=dtrain)
@@ -218,6 +219,7 @@ class TunedLGBM(Scorer):
         max_rounds: int = 500,
         prefer_smaller: bool = True,
         seed: int = 0,
+        drop: tuple[str, ...] = (),
     ) -> None:
         self.task = task
         self.variant = variant
@@ -226,12 +228,16 @@ class TunedLGBM(Scorer):
         self.max_rounds = max_rounds
         self.prefer_smaller = prefer_smaller
         self.seed = seed
+        self.drop = drop
 
     def _scorer(self, params: dict[str, Any]) -> Scorer:
         btyd = self.variant != "plain"
         if self.task == "churn":
-            return LGBMChurnScorer(params, btyd=btyd, seed=self.seed)
-        return LGBMLTVScorer(params, btyd=btyd, two_part=self.variant == "two_part", seed=self.seed)
+            return LGBMChurnScorer(params, btyd=btyd, seed=self.seed, drop=tuple(self.drop))
+        two_part = self.variant == "two_part"
+        return LGBMLTVScorer(
+            params, btyd=btyd, two_part=two_part, seed=self.seed, drop=tuple(self.drop)
+        )
 
     def fit(self, X: pd.DataFrame, y: Any, progress: Progress | None = None) -> TunedLGBM:
         y = np.asarray(y, float)
@@ -253,6 +259,7 @@ class TunedLGBM(Scorer):
                 task=self.task,
                 config=cfg,
                 btyd=self.variant != "plain",
+                drop=tuple(self.drop),
                 seed=self.seed,
                 progress=progress,
             )
