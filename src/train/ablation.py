@@ -1,13 +1,13 @@
 """Which mapped data the learned models use: a forward ablation of the feature groups.
 
-The base is recency, frequency, tenure and money with the BTYD columns (`models.lgbm`'s
-"rfm" group). The other groups (behaviour, products, attributes: `FEATURE_GROUPS`), those the
-snapshot has columns for, are added one at a time, in that order, each to the groups kept so
-far; a group is kept when the backtest's primary metric rises by more than `MIN_GAIN`, and
-dropped from every learned candidate otherwise. Each step is the same rolling-origin backtest
-as the candidates' (same origins, same training cutoffs), of an untuned LightGBM with default
-parameters, so the choice costs a few boosters per origin rather than a tuning study, and sees
-nothing after each origin.
+The base is recency, frequency, tenure and money (`models.lgbm`'s "rfm" group, with the BTYD
+columns when the template model takes them). The other groups (behaviour, products,
+attributes: `FEATURE_GROUPS`), those the snapshot has columns for, are added one at a time,
+in that order, each to the groups kept so far. A group is kept when the backtest's primary
+metric rises by more than `MIN_GAIN`, and is dropped from every learned candidate otherwise.
+Each step is the same rolling-origin backtest as the candidates' (same origins, same training
+cutoffs) of an untuned LightGBM with default parameters: the choice costs a few boosters per
+origin rather than a tuning study, and sees nothing after each origin.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sklearn.base import clone
 
 from customer_ml.models.lgbm import FEATURE_GROUPS, feature_columns, feature_group
 from customer_ml.models.scorers import Scorer
-from customer_ml.train.backtest import Progress, run_backtest
+from customer_ml.train.backtest import PRIMARY, Progress, run_backtest
 from customer_ml.train.plan import Plan
 from customer_ml.train.tuning import TunedLGBM
 
@@ -115,7 +115,7 @@ def ablate(
         if keep:
             kept.append(g)
             best = value
-    metric = "roc_auc" if task == "churn" else "normalized_gini"
+    metric = PRIMARY[task]
     dropped = tuple(g for g in extra if g not in kept)
     return Ablation(task, metric, pd.DataFrame(rows), dropped, present)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from customer_ml.tracking.pyfunc import ScorerModel
+from customer_ml.train.ablation import Ablation
 from customer_ml.train.backtest import Backtest
 from customer_ml.train.tuning import Tuned
 
@@ -27,4 +27,4 @@ class TaskResult:
     tuned: Tuned | None = None
     run_id: str | None = None
     version: str | None = None
-    ablation: Any = None  # train.ablation.Ablation, when the feature groups were ablated
+    ablation: Ablation | None = None  # when the feature groups were ablated
