@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/snapshot.py --rows 1M,10M
 	$(BIN)/python bench/cold.py --rows 10M
 	$(BIN)/python bench/btyd.py
+	$(BIN)/python bench/rich.py
 
 bench-100m: $(STAMP)
 	$(BIN)/python bench/snapshot.py --rows 100M --memory-limit 4GB --no-pandas \
