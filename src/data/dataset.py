@@ -93,7 +93,10 @@ class Dataset:
         return bool(self.customer_columns)
 
     def table(self, name: str) -> pd.DataFrame:
-        """A canonical table as pandas (for notebooks; features stay in DuckDB)."""
+        """A canonical table as pandas (for notebooks; features stay in DuckDB); transactions
+        and events in time order, ties in the file's row order."""
+        if name in ("transactions", "events"):
+            return self.con.sql(f"SELECT * FROM {name} ORDER BY ts, rowid").df()
         return self.con.table(name).df()
 
     def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:

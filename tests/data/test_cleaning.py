@@ -152,3 +152,24 @@ def test_events_and_customers_from_frames() -> None:
     c = ds.table("customers")
     assert c.age.dtype.kind == "f" and c.age.isna().sum() == 1
     assert str(c.signup_ts.dtype).startswith("datetime64")
+
+
+def test_transactions_read_back_in_time_order_ties_in_file_order() -> None:
+    """The canonical table keeps the file's row order (no sort on load); a notebook reading it
+    gets time order, rows at the same time as they were in the file."""
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "a", "b", "a"],
+            "ts": pd.to_datetime(
+                ["2024-03-01", "2024-01-01", "2024-01-01", "2024-01-01", "2024-02-01"]
+            ),
+            "amount": [5.0, 1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    ds = from_frames(tx, cleaning=CleaningConfig(drop_duplicates=False))
+    stored = ds.con.execute("SELECT amount FROM transactions ORDER BY rowid").fetchall()
+    assert [a for (a,) in stored] == [5.0, 1.0, 2.0, 3.0, 4.0]
+    assert list(ds.table("transactions")["amount"]) == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert ds.cleaning.purchases == 4  # merge_same_day: b's two rows on one day are one purchase
+    ds = from_frames(tx, cleaning=CleaningConfig(drop_duplicates=False, merge_same_day=False))
+    assert ds.cleaning.purchases == 5 and ds.cleaning.same_day_rows_merged == 0
