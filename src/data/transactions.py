@@ -182,10 +182,9 @@ def build_transactions(
         f" count(*) FILTER (WHERE NOT is_return){days} FROM transactions",
     )
     report.rows_kept, report.customers, report.returns_kept = map(int, stats[:3])
-    report.purchases = int(stats[3])
-    if cleaning.merge_same_day:
-        report.same_day_rows_merged = report.purchases - int(stats[4])
-        report.purchases = int(stats[4])
+    purchase_rows = int(stats[3])
+    report.purchases = int(stats[4]) if cleaning.merge_same_day else purchase_rows
+    report.same_day_rows_merged = purchase_rows - report.purchases
     if report.rows_kept == 0:
         removed = "; ".join(f"{name}: {n:,}" for name, n in report.steps if n)
         raise DataError(
