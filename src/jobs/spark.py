@@ -121,6 +121,7 @@ def spark_score_job(
     target = out if out is not None else config.paths.out
     with output_folder(data.spark, target) as folder:
         store.frame.write.mode("overwrite").parquet(folder.path(FRAME))
+        store.release()
         written = data.spark.read.parquet(folder.path(FRAME))
         scores = spark_scores(store, models, config, frame=written)
         parts = list(config.spark.scores_partition_by)

