@@ -17,11 +17,12 @@ machine's own cores give the scaling from one to all of them).
 
 Rows per second count transactions for features and customers for scoring. Peak memory is
 the proportional set size (PSS) of this process and its children (Spark's JVM and Python
-workers, the local job's forked scoring workers) above the step's start, sampled about every
-100 ms: pages shared between processes, as a forked worker shares its parent's, are split
-between them, not counted once per process. ``--skip`` leaves steps out, by their printed
-names (e.g. ``--skip "scoring local,scoring spark"``). Figures are printed and
-written as JSON.
+workers, the local job's forked scoring workers) above the step's start: pages shared
+between processes, as a forked worker shares its parent's, are split between them, not
+counted once per process. It is sampled every half second: reading a large process's page
+map costs tens of ms of CPU, so sampling more often slows the step measured. ``--skip``
+leaves steps out by their printed names (e.g. ``--skip "scoring local,scoring spark"``).
+Figures are printed and written as JSON.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def measure(out: dict[str, Any], name: str, count: int | None) -> Iterator[None]
     done = threading.Event()
 
     def sample() -> None:
-        while not done.wait(0.1):
+        while not done.wait(0.5):
             peak[0] = max(peak[0], _tree_pss())
 
     th = threading.Thread(target=sample, daemon=True)
