@@ -120,8 +120,10 @@ def spark_score_job(
     store = spark_store(data, as_of=day, config=config, schema=models.schema)
     target = out if out is not None else config.paths.out
     with output_folder(data.spark, target) as folder:
-        store.frame.write.mode("overwrite").parquet(folder.path(FRAME))
-        store.release()
+        try:
+            store.frame.write.mode("overwrite").parquet(folder.path(FRAME))
+        finally:
+            store.release()
         written = data.spark.read.parquet(folder.path(FRAME))
         scores = spark_scores(store, models, config, frame=written)
         parts = list(config.spark.scores_partition_by)

@@ -66,12 +66,11 @@ class SparkStore:
 
     frame: DataFrame
     store: FeatureStore
-    snapshot: DataFrame | None = None  # persisted while the frame is computed from it
+    snapshot: DataFrame  # persisted while the frame is computed from it
 
     def release(self) -> None:
         """Drop the persisted snapshot (once the frame is written)."""
-        if self.snapshot is not None:
-            self.snapshot.unpersist()
+        self.snapshot.unpersist()
 
 
 def _fit_sample(snap: DataFrame, *, cap: int, seed: int) -> pd.DataFrame:
