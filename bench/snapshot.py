@@ -34,6 +34,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from customer_ml.config import FeaturesConfig
 from customer_ml.data.dataset import Dataset
@@ -89,15 +91,36 @@ def measure(out: dict[str, Any], name: str) -> Iterator[None]:
         print(f"  {name:<22} {seconds:8.2f} s  peak +{out[name]['peak_mb']:,} MB", flush=True)
 
 
-def write_synthetic(rows: int, folder: Path) -> str:
-    """About `rows` synthetic transactions in Parquet chunks; returns the glob."""
+def write_synthetic(rows: int, folder: Path, *, one_file: bool = False) -> str:
+    """About `rows` synthetic transactions in Parquet chunks; returns the glob. With
+    `one_file`, the chunks are row groups of one file, tx.parquet (returned): a path that
+    every engine reads whole."""
     chunks = max(1, round(rows / CHUNK_ROWS))
-    for k in range(chunks):
-        tx = generate(rows // chunks // 10, seed=k, days=460, with_events=False).transactions
-        tx["customer_id"] = tx["customer_id"].cat.rename_categories(lambda s, k=k: f"{k}-{s}")
-        tx["order_id"] = tx["order_id"] + k * 10**9
-        tx[list(TX_COLUMNS)].to_parquet(folder / f"tx-{k:03d}.parquet", index=False)
-    return str(folder / "*.parquet")
+    writer: pq.ParquetWriter | None = None
+    try:
+        for k in range(chunks):
+            tx = generate(rows // chunks // 10, seed=k, days=460, with_events=False).transactions
+            tx["customer_id"] = tx["customer_id"].cat.rename_categories(lambda s, k=k: f"{k}-{s}")
+            tx["order_id"] = tx["order_id"] + k * 10**9
+            if not one_file:
+                tx[list(TX_COLUMNS)].to_parquet(folder / f"tx-{k:03d}.parquet", index=False)
+                continue
+            table = pa.Table.from_pandas(tx[list(TX_COLUMNS)], preserve_index=False)
+            # the categories of each chunk differ: one schema for all (plain strings)
+            table = table.cast(pa.schema([_plain(f) for f in table.schema]))
+            writer = writer or pq.ParquetWriter(folder / "tx.parquet", table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    return str(folder / ("tx.parquet" if one_file else "*.parquet"))
+
+
+def _plain(field: pa.Field) -> pa.Field:
+    """A dictionary field as its value type."""
+    if pa.types.is_dictionary(field.type):
+        return pa.field(field.name, field.type.value_type)
+    return field
 
 
 def load(con: duckdb.DuckDBPyConnection, glob: str) -> Dataset:

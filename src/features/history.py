@@ -21,7 +21,8 @@ also for an `as_of` in the middle of a day. The flags are
   NULL), looked up in the tables ``history_customers``, ``history_categories`` and
   ``history_channels``. Reading integers instead of text makes each snapshot's scan cheaper.
 
-A row without an order id is an order of its own.
+A row without an order id is an order of its own. The order and product ids themselves are
+not in the history (its flags stand for them); the other columns of ``transactions`` are.
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ _CODED = {"category": "history_categories", "channel": "history_channels"}  # co
 # a row without an order id is an order of its own (DuckDB and Spark SQL)
 ORDER = "coalesce(CAST(order_id AS STRING), chr(0) || CAST(_r AS STRING)) AS _order"
 PASSTHROUGH = ("amount", "quantity", "order_id", "product_id", "category", "channel")
+# the sorted rows' stand-ins for the order and product ids: 64-bit hashes (NULL stays NULL);
+# two ids of one customer with the same hash would count as one (odds about k^2 / 2^65 for a
+# customer of k orders or products)
+_HASHED = {
+    "order_id": ("_order_hash", "CASE WHEN order_id IS NOT NULL THEN hash(order_id) END"),
+    "product_id": ("_product_hash", "CASE WHEN product_id IS NOT NULL THEN hash(product_id) END"),
+}
 
 
 def purchase_unit(cols: set[str], *, merge_same_day: bool) -> str:
@@ -124,12 +132,17 @@ def prepare_history(data: Dataset) -> str:
     cols = set(data.tx_columns)
     extra = f", {ORDER}" if "order_id" in cols else ""
     unit = purchase_unit(cols, merge_same_day=data.merge_same_day)
-    passthrough = [c for c in PASSTHROUGH if c in cols]
+    # order and product ids only for their first rows: as 64-bit hashes, not text, so the
+    # sort carries 8 bytes a row for each and the first rows are grouped on integers
+    passthrough = [c for c in PASSTHROUGH if c in cols and c not in _HASHED]
+    hashed = [f"{sql} AS {name}" for c, (name, sql) in _HASHED.items() if c in cols]
     coded = [c for c in _CODED if c in cols]
     _create_codes(data, coded)
     codes = [f"coalesce({c}_code, 0) AS {c}_code" for c in coded]
     joins = " ".join(f"LEFT JOIN {_CODED[c]} USING ({c})" for c in coded)
-    keep = ", ".join(["cust", "customer_id", "ts", "day", *passthrough, *codes, "is_return"])
+    keep = ", ".join(
+        ["cust", "customer_id", "ts", "day", *passthrough, *codes, *hashed, "is_return"]
+    )
     key = {"day": "day", "_order": "hash(_order)", "_r": "NULL"}[unit]
     data.con.execute(
         f"""CREATE OR REPLACE TABLE {_SORTED} AS
@@ -148,8 +161,9 @@ def prepare_history(data: Dataset) -> str:
         raise
     # a view: the rows and their flags side by side, in the same order (no copy of either)
     flags = ", ".join(f"_f.{n}" for n in _flag_names(cols))
+    internal = ", ".join(["_unit", *(n for c, (n, _) in _HASHED.items() if c in cols)])
     data.con.execute(
-        f"""CREATE VIEW {HISTORY} AS SELECT s.* EXCLUDE (_unit), {flags}
+        f"""CREATE VIEW {HISTORY} AS SELECT s.* EXCLUDE ({internal}), {flags}
         FROM {_SORTED} AS s POSITIONAL JOIN {_FLAGS} AS _f"""
     )
     data.history_ready = True
@@ -203,7 +217,7 @@ def _write_flags(data: Dataset, cols: set[str], unit: str) -> None:
     fetch = ["cust", "is_return", "CAST(day - DATE '1970-01-01' AS INTEGER) AS day"]
     fetch += ["_unit"] if unit != "_r" else []
     fetch += ["amount"] if "amount" in cols else []
-    fetch += ["order_id IS NULL AS no_order"] if "order_id" in cols else []
+    fetch += ["_order_hash IS NULL AS no_order"] if "order_id" in cols else []
     for k, (lo, hi, row) in enumerate(_chunks(data)):
         where = f"cust >= {lo} AND cust < {hi}"
         arrays = con.execute(f"SELECT {', '.join(fetch)} FROM {_SORTED} WHERE {where}").fetchnumpy()
@@ -213,11 +227,19 @@ def _write_flags(data: Dataset, cols: set[str], unit: str) -> None:
         if "order_id" in cols:
             # a row without an order id is an order of its own
             firsts["new_order"] = _firsts(
-                data, f"{where} AND NOT is_return AND order_id IS NOT NULL", "order_id", row, n
+                data,
+                f"{where} AND NOT is_return AND _order_hash IS NOT NULL",
+                "_order_hash",
+                row,
+                n,
             ) | (np.asarray(arrays["no_order"], dtype=bool) & ~is_return)
-        for c, name in (("product_id", "new_product"), ("category", "new_category")):
+        # (category code 0 is a NULL category: a group of its own, as NULL is in SQL)
+        for c, by, name in (
+            ("product_id", "_product_hash", "new_product"),
+            ("category", "category_code", "new_category"),
+        ):
             if c in cols:
-                firsts[name] = _firsts(data, where, c, row, n)
+                firsts[name] = _firsts(data, where, by, row, n)
         flags = purchase_flags(
             np.asarray(arrays["cust"]),
             is_return,
