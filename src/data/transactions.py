@@ -111,7 +111,9 @@ def build_transactions(
     select, present = _typed_select(
         raw, types, cols, ts_format=ts_format, decimal=decimal, dedupe_on=dedupe_on
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _tx AS {select}")
+    is_ret = _is_return(present, cleaning)
+    # the canonical table is made from this one in place (no second copy of the rows)
+    con.execute(f"CREATE OR REPLACE TABLE _tx AS SELECT *, {is_ret} AS is_return FROM ({select})")
     hint = f" with format {ts_format!r}" if ts_format else " (set ts_format in the config"
     hint += "" if ts_format else ", or cleaning.drop_bad_timestamps: true to drop such rows)"
     if not cleaning.drop_bad_timestamps:
@@ -144,7 +146,6 @@ def build_transactions(
         )
 
     report = CleaningReport()
-    is_ret = _is_return(present, cleaning)
     steps = _steps(present, cleaning)
     gone: list[str] = []
     sums = []
@@ -152,23 +153,20 @@ def build_transactions(
         prior = " AND ".join(f"NOT ({c})" for c in gone) or "true"
         sums.append(f"count(*) FILTER (WHERE ({prior}) AND ({cond}))")
         gone.append(cond)
-    keep = " AND ".join(f"NOT ({c})" for c in gone) or "true"
-    inner = f"SELECT *, {is_ret} AS is_return FROM _tx"
-    row = fetch_one(con, f"SELECT count(*), {', '.join(sums)} FROM ({inner})")
+    row = fetch_one(con, f"SELECT count(*), {', '.join(sums)} FROM _tx")
     report.rows_read = int(row[0])
     report.steps = [(name, int(n)) for (name, _), n in zip(steps, row[1:], strict=True)]
 
-    out_cols = ["customer_id", "ts", *present, "is_return"]
-    exprs = [c for c in out_cols]
+    # in place: the rows kept stay in the file's row order, and rowid (the history's
+    # tie-break, as in the Spark engine) keeps that order
+    keep = " AND ".join(f"NOT ({c})" for c in gone)
+    con.execute(f"DELETE FROM _tx WHERE ({keep}) IS NOT TRUE")  # NULL: not kept
     if cleaning.returns == "net" and "amount" in present:
-        exprs[out_cols.index("amount")] = "CASE WHEN is_return THEN -abs(amount) ELSE amount END"
-    select_out = ", ".join(
-        f"{e} AS {c}" if e != c else c for e, c in zip(exprs, out_cols, strict=True)
-    )
-    con.execute(
-        f"CREATE OR REPLACE TABLE transactions AS SELECT {select_out} FROM ({inner}) WHERE {keep}"
-    )  # in the file's row order (rowid is the history's tie-break, as in the Spark engine)
-    con.execute("DROP TABLE _tx")
+        con.execute("UPDATE _tx SET amount = -abs(amount) WHERE is_return AND NOT amount < 0")
+    con.execute("ALTER TABLE _tx DROP COLUMN _row")
+    con.execute("ALTER TABLE _tx DROP COLUMN _dup")
+    con.execute("DROP TABLE IF EXISTS transactions")
+    con.execute("ALTER TABLE _tx RENAME TO transactions")
     # distinct purchase days only where they are the purchases (a second distinct count
     # over every row costs as much as the first)
     days = (
