@@ -21,7 +21,8 @@ workers, the local job's forked scoring workers) above the step's start: pages s
 between processes, as a forked worker shares its parent's, are split between them, not
 counted once per process. It is sampled every half second: reading a large process's page
 map costs tens of ms of CPU, so sampling more often slows the step measured. ``--skip``
-leaves steps out by their printed names (e.g. ``--skip "scoring local,scoring spark"``).
+leaves steps out by their printed names (e.g. ``--skip "scoring local,scoring spark"``);
+``--memory-limit`` sets the default engine's DuckDB limit (``duckdb.memory_limit``).
 Figures are printed and written as JSON.
 """
 
@@ -87,14 +88,16 @@ def measure(out: dict[str, Any], name: str, count: int | None) -> Iterator[None]
         print(f"  {name:<26} {seconds:8.1f} s  {rate:>14}  peak +{mb:,} MB")
 
 
-def config(root: Path, data: Path, *, name: str) -> Config:
-    raw = {
+def config(root: Path, data: Path, *, name: str, memory_limit: str | None = None) -> Config:
+    raw: dict[str, Any] = {
         "data": {"transactions": {"path": str(data), "columns": {c: c for c in TX_COLUMNS}}},
         "project": "bench-spark",
         "backtest": {"n_origins": 1, "n_train_cutoffs": 2, "n_boot": 20},
         "paths": {"out": str(root / f"out-{name}"), "mlruns": str(root / "mlruns")},
         "spark": {"master": "local[*]", "conf": {"spark.driver.memory": "4g"}},
     }
+    if memory_limit:
+        raw["duckdb"] = {"memory_limit": memory_limit, "temp_directory": str(root / "spill")}
     path = root / f"{name}.yaml"
     path.write_text(yaml.safe_dump(raw))
     return load_config(path)
@@ -106,6 +109,7 @@ def main() -> None:
     parser.add_argument("--out", default="bench/results/spark.json")
     parser.add_argument("--cores", default="1", help="Spark local[k] runs after local[*]")
     parser.add_argument("--skip", default="", help='steps left out, e.g. "scoring local"')
+    parser.add_argument("--memory-limit", default=None, help="the default engine's DuckDB limit")
     args = parser.parse_args()
     rows = parse_rows(args.rows)
     skip = {x.strip() for x in args.skip.split(",") if x.strip()}
@@ -124,10 +128,11 @@ def main() -> None:
         small_cfg = config(root, next((root / "small").glob("*.parquet")), name="small")
         trained = run_job(small_cfg)
         as_of = trained.as_of
-        cfg = config(root, big, name="big")
+        cfg = config(root, big, name="big", memory_limit=args.memory_limit)
         n_rows = pq.ParquetFile(big).metadata.num_rows
         print(f"{n_rows:,} transactions; models trained on {len(trained.scores):,} customers")
         result["transactions"] = n_rows
+        result["memory_limit"] = args.memory_limit
 
         with measure(result, "features local", n_rows):
             data = load_data(cfg)

@@ -329,6 +329,23 @@ class MonitoringConfig(Strict):
     )
 
 
+class DuckDBConfig(Strict):
+    """The default engine's DuckDB: the memory it may hold before it spills to disk."""
+
+    memory_limit: str | None = Field(
+        None,
+        pattern=r"^\s*\d+(\.\d+)?\s*([KMGT]i?B)\s*$",
+        description="e.g. 8GB (default: 40 % of this machine's memory). Beyond it, DuckDB "
+        "spills tables and intermediate results to temp_directory. The snapshot's numpy and "
+        "pandas work comes on top, about 1.5 KB per customer at its peak",
+    )
+    temp_directory: Path | None = Field(
+        None, description="where DuckDB spills (default: a directory in the system's temp)"
+    )
+
+    _resolve_temp = field_validator("temp_directory")(_resolve)
+
+
 class SparkConfig(Strict):
     """`engine: spark` (or ``--engine spark``): where the snapshot and batch scoring run."""
 
@@ -391,6 +408,7 @@ class Config(Strict):
     scoring: ScoringConfig = ScoringConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     spark: SparkConfig = SparkConfig()
+    duckdb: DuckDBConfig = DuckDBConfig()
     source: Path | None = Field(None, description="the file this config was read from")
 
     @model_validator(mode="after")

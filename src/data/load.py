@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -17,7 +22,7 @@ from customer_ml.config import (
     TransactionColumns,
 )
 from customer_ml.data.dataset import CleaningReport, Dataset
-from customer_ml.data.io import drop_raw, header_line_offset, read_raw, register_frame
+from customer_ml.data.io import drop_raw, header_line_offset, literal, read_raw, register_frame
 from customer_ml.data.parse import RawTable
 from customer_ml.data.tables import build_customers, build_events
 from customer_ml.data.transactions import OPTIONAL_TX_COLUMNS, build_transactions
@@ -32,19 +37,42 @@ def connect(
     temp_directory: str | None = None,
     threads: int | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection that spills to disk beyond `memory_limit`."""
+    """An in-memory DuckDB connection that spills to disk beyond `memory_limit` (default:
+    MEMORY_SHARE of this machine's memory, where DuckDB's own is 80 %: the snapshot's numpy
+    and pandas arrays live outside it) into `temp_directory` (default: one in the system's
+    temp directory, removed at exit, where DuckDB's own is ``.tmp`` in the working one)."""
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = true")
     # in Jupyter without ipywidgets DuckDB refuses the setting; the bar is off there already
     with contextlib.suppress(duckdb.InvalidInputException):
         con.execute("SET enable_progress_bar = false")
+    memory_limit = memory_limit or _default_memory_limit()
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
-    if temp_directory:
-        con.execute(f"SET temp_directory = '{temp_directory}'")
+    con.execute(f"SET temp_directory = {literal(str(temp_directory or _spill_directory()))}")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con
+
+
+MEMORY_SHARE = 0.4  # of the machine's memory, DuckDB's limit unless configured
+
+
+def _default_memory_limit() -> str | None:
+    """MEMORY_SHARE of the physical memory, in MB (None where the system does not say)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return f"{int(total * MEMORY_SHARE / 2**20)}MB" if total > 0 else None
+
+
+@functools.cache
+def _spill_directory() -> Path:
+    """This process's spill directory (DuckDB creates it when it first spills)."""
+    path = Path(tempfile.gettempdir()) / f"customer-ml-duckdb-{os.getpid()}"
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def _pseudonymise(ds: Dataset, privacy: PrivacyConfig) -> None:
@@ -81,7 +109,10 @@ def load_data(config: Config, *, con: duckdb.DuckDBPyConnection | None = None) -
     DataError
         with the file, row, column or value at fault.
     """
-    con = con or connect()
+    con = con or connect(
+        memory_limit=config.duckdb.memory_limit,
+        temp_directory=str(config.duckdb.temp_directory) if config.duckdb.temp_directory else None,
+    )
     src = config.data
     if src.synthetic is not None:
         from customer_ml.data.synthetic import generate

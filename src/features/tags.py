@@ -89,8 +89,11 @@ class TagReference:
         total = int(cum[-1]) if len(cum) else 0
         n = max(total, 1)
         at_or_below = np.concatenate([[0], cum])
-        lo = at_or_below[np.searchsorted(ref, v, side="left")]  # reference values below v
-        hi = at_or_below[np.searchsorted(ref, v, side="right")]  # and those equal to it
+        at = np.searchsorted(ref, v, side="left")
+        # the reference values are distinct: those equal to v are at `at` or none
+        equal = ref[np.minimum(at, len(ref) - 1)] == v if len(ref) else np.zeros(len(v), bool)
+        lo = at_or_below[at]  # reference values below v
+        hi = at_or_below[at + equal]  # and those equal to it
         if not ascending:  # rank of -v: values above count as below
             lo, hi = total - hi, total - lo
         return np.where(np.isnan(v), np.nan, (lo + hi + 1) / 2 / n)
