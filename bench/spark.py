@@ -134,16 +134,17 @@ def main() -> None:
         result["transactions"] = n_rows
         result["memory_limit"] = args.memory_limit
 
-        with measure(result, "features local", n_rows):
-            data = load_data(cfg)
-            frame = build_features(data, as_of=as_of, config=cfg)
-            write_features(frame, root / "features.parquet")
-        customers = len(frame)
-        result["customers"] = customers
-        if "scoring local" not in skip:
-            with measure(result, "scoring local", customers):
-                score_job(cfg, as_of=as_of, data=data)
-        del data, frame
+        customers = None
+        if "features local" not in skip:
+            with measure(result, "features local", n_rows):
+                data = load_data(cfg)
+                frame = build_features(data, as_of=as_of, config=cfg)
+                write_features(frame, root / "features.parquet")
+            customers = result["customers"] = len(frame)
+            if "scoring local" not in skip:
+                with measure(result, "scoring local", customers):
+                    score_job(cfg, as_of=as_of, data=data)
+            del data, frame
 
         cores = [int(k) for k in args.cores.split(",") if k]
         for i, master in enumerate(["local[*]", *(f"local[{k}]" for k in cores)]):

