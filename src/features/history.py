@@ -22,7 +22,8 @@ also for an `as_of` in the middle of a day. The flags are
   ``history_channels``. Reading integers instead of text makes each snapshot's scan cheaper.
 
 A row without an order id is an order of its own. The order and product ids themselves are
-not in the history (its flags stand for them); the other columns of ``transactions`` are.
+not in the history (its flags stand for them), nor are the category and channel (their codes
+are); the other columns of ``transactions`` are.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ def prepare_history(data: Dataset) -> str:
     unit = purchase_unit(cols, merge_same_day=data.merge_same_day)
     # order and product ids only for their first rows: as 64-bit hashes, not text, so the
     # sort carries 8 bytes a row for each and the first rows are grouped on integers
-    passthrough = [c for c in PASSTHROUGH if c in cols and c not in _HASHED]
+    # (the category and channel as their codes only: text in a sort costs more than integers)
+    passthrough = [c for c in PASSTHROUGH if c in cols and c not in _HASHED and c not in _CODED]
     hashed = [f"{sql} AS {name}" for c, (name, sql) in _HASHED.items() if c in cols]
     coded = [c for c in _CODED if c in cols]
     _create_codes(data, coded)

@@ -17,7 +17,7 @@ from customer_ml.data.io import arrow_frame, fetch_frame, fetch_one, literal, qu
 from customer_ml.errors import DataError
 from customer_ml.features.behaviour import behaviour_table
 from customer_ml.features.catalogue import slug
-from customer_ml.features.history import prepare_history
+from customer_ml.features.history import dictionary, prepare_history
 from customer_ml.features.timing import Cutoff, cutoff
 
 __all__ = ["behaviour_sql", "build_snapshot", "slug", "top_values", "top_values_sql"]
@@ -103,15 +103,22 @@ def _behaviour_sql(
     start, returns = fetch_one(
         ds.con, f"SELECT min(day), bool_or(is_return) FROM {table} WHERE ts <= {c.sql_end()}"
     )
+    cols = set(ds.tx_columns)
+    codes = {
+        col: dict(ds.con.execute(f"SELECT {col}, {col}_code FROM {dictionary(col)}").fetchall())
+        for col in ("category", "channel")
+        if col in cols
+    }
     return behaviour_sql(
         table,
         c,
-        cols=set(ds.tx_columns),
+        cols=cols,
         start=start,
         returns=bool(returns),
         windows=windows,
         categories=categories,
         channels=channels,
+        codes=codes,
     )
 
 
@@ -126,12 +133,22 @@ def behaviour_sql(
     categories: list[str],
     channels: list[str],
     spark: bool = False,
+    codes: dict[str, dict[str, int]] | None = None,
 ) -> str:
     """Per customer, one aggregation over the history `table` (rows with ts <= the cutoff
     only): RFM, BTYD inputs, inter-purchase times, windows and trends, day of week, basket,
     variety, shares and returns. `start` is the first day up to the cutoff and `returns`
     whether a return is among those rows. The same text runs in DuckDB and, with `spark`
-    (``day`` as an integer day number, `c` a cutoff that writes it so), in Spark SQL."""
+    (``day`` as an integer day number, `c` a cutoff that writes it so), in Spark SQL. With
+    `codes` (per column, each value's code), the category and channel shares read the
+    table's ``category_code`` and ``channel_code`` instead of the text."""
+
+    def share(col: str, value: str) -> str:
+        if codes is None:
+            return _count(f"{col} = {literal(value)}")
+        code = codes[col].get(value)
+        return _count(f"{col}_code = {code}" if code is not None else "false")
+
     d = c.sql_day()
     amt = "amount" in cols
     n = _count("new_purchase")
@@ -185,13 +202,9 @@ def behaviour_sql(
     if "category" in cols:
         parts.append(f"{_count('new_category')} AS distinct_categories")
         parts += [
-            f"{_count(f'category = {literal(v)}')} / count(*) AS category_share_{slug(v)}"
-            for v in categories
+            f"{share('category', v)} / count(*) AS category_share_{slug(v)}" for v in categories
         ]
-    parts += [
-        f"{_count(f'channel = {literal(v)}')} / count(*) AS channel_share_{slug(v)}"
-        for v in channels
-    ]
+    parts += [f"{share('channel', v)} / count(*) AS channel_share_{slug(v)}" for v in channels]
     having = f" HAVING {last} IS NOT NULL" if returns else ""  # a purchase, not only returns
     return (
         f"SELECT customer_id, {', '.join(parts)} FROM {table} "
