@@ -22,8 +22,8 @@ also for an `as_of` in the middle of a day. The flags are
   ``history_channels``. Reading integers instead of text makes each snapshot's scan cheaper.
 
 A row without an order id is an order of its own. The order and product ids themselves are
-not in the history (its flags stand for them), nor are the category and channel (their codes
-are); the other columns of ``transactions`` are.
+not in the history (its flags stand for them), nor are the customer id, the category and the
+channel (their codes are); the other columns of ``transactions`` are.
 """
 
 from __future__ import annotations
@@ -142,9 +142,8 @@ def prepare_history(data: Dataset) -> str:
     _create_codes(data, coded)
     codes = [f"coalesce({c}_code, 0) AS {c}_code" for c in coded]
     joins = " ".join(f"LEFT JOIN {_CODED[c]} USING ({c})" for c in coded)
-    keep = ", ".join(
-        ["cust", "customer_id", "ts", "day", *passthrough, *codes, *hashed, "is_return"]
-    )
+    # the customer as its number only (``history_customers`` holds the ids)
+    keep = ", ".join(["cust", "ts", "day", *passthrough, *codes, *hashed, "is_return"])
     key = {"day": "day", "_order": "hash(_order)", "_r": "NULL"}[unit]
     data.con.execute(
         f"""CREATE OR REPLACE TABLE {_SORTED} AS

@@ -11,7 +11,7 @@ from customer_ml.config import FeaturesConfig
 from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import fetch_one
 from customer_ml.errors import DataError
-from customer_ml.features.history import prepare_history
+from customer_ml.features.history import CUSTOMERS, prepare_history
 from customer_ml.features.snapshot import build_snapshot, top_values
 from customer_ml.features.timing import Cutoff, cutoff
 
@@ -46,27 +46,32 @@ def build_labels(
             f"the label window ({c.day} + {horizon_days} days, to {h.day}) runs past the last "
             f"transaction ({last}); choose an earlier as_of or a shorter horizon"
         )
-    sql = labels_sql(prepare_history(data), c, h, amount=data.has_amount)
-    return data.con.execute(sql).df()
+    # the history holds customer numbers (ranked as the ids sort); the ids join at the end
+    sql = labels_sql(prepare_history(data), c, h, amount=data.has_amount, key="cust")
+    return data.con.execute(
+        f"SELECT customer_id, l.* EXCLUDE (cust) FROM ({sql}) l JOIN {CUSTOMERS} USING (cust) "
+        "ORDER BY cust"
+    ).df()
 
 
-def labels_sql(hist: str, c: Cutoff, h: Cutoff, *, amount: bool) -> str:
+def labels_sql(hist: str, c: Cutoff, h: Cutoff, *, amount: bool, key: str = "customer_id") -> str:
     """`build_labels` over the history table `hist` for the window (c, h]: rows with
-    ts <= c say who is known, rows in (c, h] what they did (DuckDB and Spark SQL)."""
+    ts <= c say who is known, rows in (c, h] what they did (DuckDB and Spark SQL). `key`
+    is the column that names the customer."""
     spend = ", sum(amount) FILTER (WHERE NOT is_return) AS future_spend" if amount else ""
     return f"""
         WITH known AS (
-            SELECT DISTINCT customer_id FROM {hist}
+            SELECT DISTINCT {key} FROM {hist}
             WHERE ts <= {c.sql_end()} AND NOT is_return),
         future AS (
-            SELECT customer_id, count(*) FILTER (WHERE new_purchase) AS future_purchases{spend}
+            SELECT {key}, count(*) FILTER (WHERE new_purchase) AS future_purchases{spend}
             FROM {hist}
             WHERE ts > {c.sql_end()} AND ts <= {h.sql_end()}
-            GROUP BY customer_id)
-        SELECT known.customer_id, coalesce(future_purchases, 0) AS future_purchases
+            GROUP BY {key})
+        SELECT known.{key}, coalesce(future_purchases, 0) AS future_purchases
             {", coalesce(future_spend, 0) AS future_spend" if amount else ""},
             coalesce(future_purchases, 0) = 0 AS churned
-        FROM known LEFT JOIN future USING (customer_id) ORDER BY customer_id
+        FROM known LEFT JOIN future USING ({key}) ORDER BY {key}
     """
 
 

@@ -17,7 +17,7 @@ from customer_ml.data.io import arrow_frame, fetch_frame, fetch_one, literal, qu
 from customer_ml.errors import DataError
 from customer_ml.features.behaviour import behaviour_table
 from customer_ml.features.catalogue import slug
-from customer_ml.features.history import dictionary, prepare_history
+from customer_ml.features.history import CUSTOMERS, dictionary, prepare_history
 from customer_ml.features.timing import Cutoff, cutoff
 
 __all__ = ["behaviour_sql", "build_snapshot", "slug", "top_values", "top_values_sql"]
@@ -109,7 +109,7 @@ def _behaviour_sql(
         for col in ("category", "channel")
         if col in cols
     }
-    return behaviour_sql(
+    sql = behaviour_sql(
         table,
         c,
         cols=cols,
@@ -119,7 +119,10 @@ def _behaviour_sql(
         categories=categories,
         channels=channels,
         codes=codes,
+        key="cust",
     )
+    # the history holds customer numbers; the ids join the (smaller) result
+    return f"SELECT customer_id, b.* EXCLUDE (cust) FROM ({sql}) b JOIN {CUSTOMERS} USING (cust)"
 
 
 def behaviour_sql(
@@ -134,6 +137,7 @@ def behaviour_sql(
     channels: list[str],
     spark: bool = False,
     codes: dict[str, dict[str, int]] | None = None,
+    key: str = "customer_id",
 ) -> str:
     """Per customer, one aggregation over the history `table` (rows with ts <= the cutoff
     only): RFM, BTYD inputs, inter-purchase times, windows and trends, day of week, basket,
@@ -141,7 +145,8 @@ def behaviour_sql(
     whether a return is among those rows. The same text runs in DuckDB and, with `spark`
     (``day`` as an integer day number, `c` a cutoff that writes it so), in Spark SQL. With
     `codes` (per column, each value's code), the category and channel shares read the
-    table's ``category_code`` and ``channel_code`` instead of the text."""
+    table's ``category_code`` and ``channel_code`` instead of the text. `key` is the column
+    that names the customer."""
 
     def share(col: str, value: str) -> str:
         if codes is None:
@@ -207,8 +212,8 @@ def behaviour_sql(
     parts += [f"{share('channel', v)} / count(*) AS channel_share_{slug(v)}" for v in channels]
     having = f" HAVING {last} IS NOT NULL" if returns else ""  # a purchase, not only returns
     return (
-        f"SELECT customer_id, {', '.join(parts)} FROM {table} "
-        f"WHERE ts <= {c.sql_end()} GROUP BY customer_id{having}"
+        f"SELECT {key}, {', '.join(parts)} FROM {table} "
+        f"WHERE ts <= {c.sql_end()} GROUP BY {key}{having}"
     )
 
 
