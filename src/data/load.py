@@ -34,7 +34,7 @@ __all__ = ["connect", "from_frames", "load_data"]
 def connect(
     *,
     memory_limit: str | None = None,
-    temp_directory: str | None = None,
+    temp_directory: str | Path | None = None,
     threads: int | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection that spills to disk beyond `memory_limit` (default:
@@ -111,7 +111,7 @@ def load_data(config: Config, *, con: duckdb.DuckDBPyConnection | None = None) -
     """
     con = con or connect(
         memory_limit=config.duckdb.memory_limit,
-        temp_directory=str(config.duckdb.temp_directory) if config.duckdb.temp_directory else None,
+        temp_directory=config.duckdb.temp_directory,
     )
     src = config.data
     if src.synthetic is not None:

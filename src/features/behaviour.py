@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import fetch_one
 from customer_ml.features.catalogue import slug
-from customer_ml.features.history import CUSTOMERS, dictionary, prepare_history
+from customer_ml.features.history import CUSTOMERS, codes, prepare_history
 from customer_ml.features.timing import Cutoff
 
 __all__ = ["BATCH_ROWS", "behaviour_table"]
@@ -342,11 +342,9 @@ def _customer_ids(data: Dataset) -> pa.ChunkedArray:
 def _lut(data: Dataset, column: str, values: list[str]) -> np.ndarray:
     """The history's code of each `column` value -> 1 + its index in `values`, else 0."""
     index = {v: i for i, v in enumerate(values, 1)}
-    rows = data.con.execute(
-        f"SELECT {column}_code, CAST({column} AS VARCHAR) FROM {dictionary(column)}"
-    ).fetchall()
-    lut = np.zeros(len(rows) + 1, np.intp)
-    for code, value in rows:
+    coded = codes(data, column)
+    lut = np.zeros(len(coded) + 1, np.intp)
+    for value, code in coded.items():
         lut[code] = index.get(value, 0)
     return lut
 

@@ -40,10 +40,11 @@ __all__ = [
     "HISTORY",
     "ORDER",
     "PASSTHROUGH",
+    "codes",
     "derived_columns",
-    "dictionary",
     "prepare_history",
     "purchase_unit",
+    "with_ids",
 ]
 
 HISTORY = "history"
@@ -97,9 +98,18 @@ def derived_columns(cols: set[str], unit: str) -> list[str]:
     return derived
 
 
-def dictionary(column: str) -> str:
-    """The table of `column`'s codes in the history: (`column`, ``{column}_code``)."""
-    return _CODED[column]
+def codes(data: Dataset, column: str) -> dict[str, int]:
+    """Each `column` value's code in the history (after `prepare_history`)."""
+    rows = data.con.execute(
+        f"SELECT CAST({column} AS VARCHAR), {column}_code FROM {_CODED[column]}"
+    ).fetchall()
+    return {str(value): int(code) for value, code in rows}
+
+
+def with_ids(sql: str) -> str:
+    """`sql`, whose rows name customers by their number ``cust``, with ``customer_id`` in its
+    place (the ids join the result, which is smaller than the history it came from)."""
+    return f"SELECT customer_id, r.* EXCLUDE (cust) FROM ({sql}) r JOIN {CUSTOMERS} USING (cust)"
 
 
 def _first(col: str, name: str, *, purchases_only: bool = False) -> str:

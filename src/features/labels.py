@@ -11,7 +11,7 @@ from customer_ml.config import FeaturesConfig
 from customer_ml.data.dataset import Dataset
 from customer_ml.data.io import fetch_one
 from customer_ml.errors import DataError
-from customer_ml.features.history import CUSTOMERS, prepare_history
+from customer_ml.features.history import prepare_history, with_ids
 from customer_ml.features.snapshot import build_snapshot, top_values
 from customer_ml.features.timing import Cutoff, cutoff
 
@@ -46,12 +46,9 @@ def build_labels(
             f"the label window ({c.day} + {horizon_days} days, to {h.day}) runs past the last "
             f"transaction ({last}); choose an earlier as_of or a shorter horizon"
         )
-    # the history holds customer numbers (ranked as the ids sort); the ids join at the end
+    # the history holds customer numbers (ranked as the ids sort)
     sql = labels_sql(prepare_history(data), c, h, amount=data.has_amount, key="cust")
-    return data.con.execute(
-        f"SELECT customer_id, l.* EXCLUDE (cust) FROM ({sql}) l JOIN {CUSTOMERS} USING (cust) "
-        "ORDER BY cust"
-    ).df()
+    return data.con.execute(f"{with_ids(sql)} ORDER BY cust").df()
 
 
 def labels_sql(hist: str, c: Cutoff, h: Cutoff, *, amount: bool, key: str = "customer_id") -> str:

@@ -17,7 +17,7 @@ from customer_ml.data.io import arrow_frame, fetch_frame, fetch_one, literal, qu
 from customer_ml.errors import DataError
 from customer_ml.features.behaviour import behaviour_table
 from customer_ml.features.catalogue import slug
-from customer_ml.features.history import CUSTOMERS, dictionary, prepare_history
+from customer_ml.features.history import codes, prepare_history, with_ids
 from customer_ml.features.timing import Cutoff, cutoff
 
 __all__ = ["behaviour_sql", "build_snapshot", "slug", "top_values", "top_values_sql"]
@@ -104,11 +104,6 @@ def _behaviour_sql(
         ds.con, f"SELECT min(day), bool_or(is_return) FROM {table} WHERE ts <= {c.sql_end()}"
     )
     cols = set(ds.tx_columns)
-    codes = {
-        col: dict(ds.con.execute(f"SELECT {col}, {col}_code FROM {dictionary(col)}").fetchall())
-        for col in ("category", "channel")
-        if col in cols
-    }
     sql = behaviour_sql(
         table,
         c,
@@ -118,11 +113,10 @@ def _behaviour_sql(
         windows=windows,
         categories=categories,
         channels=channels,
-        codes=codes,
+        codes={col: codes(ds, col) for col in ("category", "channel") if col in cols},
         key="cust",
     )
-    # the history holds customer numbers; the ids join the (smaller) result
-    return f"SELECT customer_id, b.* EXCLUDE (cust) FROM ({sql}) b JOIN {CUSTOMERS} USING (cust)"
+    return with_ids(sql)  # the history holds customer numbers
 
 
 def behaviour_sql(
