@@ -193,7 +193,7 @@ def session_settings(config: SparkConfig, *, master: str | None) -> dict[str, st
     }
     cores = local_cores(master) if master is not None else None
     if cores is not None:
-        settings["spark.sql.shuffle.partitions"] = str(SHUFFLE_PER_CORE * cores)
+        settings["spark.sql.shuffle.partitions"] = str(shuffle_partitions(cores, None))
     return settings | dict(config.conf)
 
 

@@ -54,7 +54,8 @@ def build_labels(
 def labels_sql(hist: str, c: Cutoff, h: Cutoff, *, amount: bool, key: str = "customer_id") -> str:
     """`build_labels` over the history table `hist` for the window (c, h]: rows with
     ts <= c say who is known, rows in (c, h] what they did (DuckDB and Spark SQL). `key`
-    is the column that names the customer."""
+    is the column that names the customer; the rows are in no order (callers sort once, on
+    what they return)."""
     spend = ", sum(amount) FILTER (WHERE NOT is_return) AS future_spend" if amount else ""
     return f"""
         WITH known AS (
@@ -68,7 +69,7 @@ def labels_sql(hist: str, c: Cutoff, h: Cutoff, *, amount: bool, key: str = "cus
         SELECT known.{key}, coalesce(future_purchases, 0) AS future_purchases
             {", coalesce(future_spend, 0) AS future_spend" if amount else ""},
             coalesce(future_purchases, 0) = 0 AS churned
-        FROM known LEFT JOIN future USING ({key}) ORDER BY {key}
+        FROM known LEFT JOIN future USING ({key})
     """
 
 

@@ -177,7 +177,7 @@ def spark_labels(
             f"the label window ({c.day} + {horizon_days} days, to {h.day}) runs past the last "
             f"transaction ({last_ts}); choose an earlier as_of or a shorter horizon"
         )
-    return data.spark.sql(labels_sql(HIST, c, h, amount=data.has_amount))
+    return data.spark.sql(f"{labels_sql(HIST, c, h, amount=data.has_amount)} ORDER BY customer_id")
 
 
 def spark_tag_reference(frame: DataFrame, config: TagsConfig) -> TagReference:
