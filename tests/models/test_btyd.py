@@ -146,3 +146,21 @@ def test_gamma_gamma_shrinks_towards_population_mean() -> None:
     pop = gg.params_["p"] * gg.params_["v"] / (gg.params_["q"] - 1)
     assert pop < spend[0] < spend[1] < 500  # one purchase shrinks more than fifty
     assert spend[2] == pytest.approx(pop)
+
+
+def test_p_any_purchase_is_the_same_by_blocks_as_alone() -> None:
+    """Customers are taken by equal frequency, in blocks: each one's probability must be what
+    it gets when scored alone, whatever its place among thousands of others."""
+    pn = ParetoNBDModel()
+    pn.params_ = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
+    rng = np.random.default_rng(3)
+    n = 5_000  # several blocks of the commonest frequencies
+    x = rng.poisson(1.5, n).astype(float)
+    T = rng.uniform(1, 78, n)
+    X = pd.DataFrame(
+        {"frequency": x, "recency": np.where(x > 0, T * rng.uniform(size=n), 0), "T": T}
+    )
+    together = pn.p_any_purchase(13.0, X)
+    for k in rng.choice(n, 40, replace=False):
+        alone = pn.p_any_purchase(13.0, X.iloc[[k]])[0]
+        assert together[k] == pytest.approx(alone, rel=1e-12)
